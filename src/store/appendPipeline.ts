@@ -1,0 +1,210 @@
+// The single writer. Commands wait in a bounded queue; the writer takes everything queued (up to a
+// batch limit), decides it against the in-memory ledger plus what is pending in this batch, and
+// commits the events and everything derived from them as ONE RocksDB WriteBatch, fsynced. Only then
+// are the commands acknowledged and the in-memory ledger moved on. A failed write fails the whole
+// batch and leaves the ledger untouched, because decisions were made on a draft that is dropped.
+import { randomUUID } from 'node:crypto';
+import { fingerprintOf, transactionIdOf, type Command } from '../domain/commands.ts';
+import { decide, type PriorTransaction } from '../domain/decider.ts';
+import type { DomainError } from '../domain/errors.ts';
+import { CURRENT_SCHEMA_VERSION, accountIdsOf, type RecordedEvent } from '../domain/events.ts';
+import type { LedgerState } from '../domain/ledger.ts';
+import { sequence, type AccountState, type Sequence } from '../domain/types.ts';
+import { BlockWriter, decodeTransaction } from './codec.ts';
+import { DerivedRows } from './derivedRows.ts';
+import { logKey, transactionKey } from './keys.ts';
+import type { BatchOp, Rocks } from './rocks.ts';
+
+export type Decided =
+  | { readonly kind: 'appended'; readonly event: RecordedEvent; readonly accounts: readonly AccountState[] }
+  | { readonly kind: 'rejected'; readonly error: DomainError }
+  | { readonly kind: 'replayed'; readonly sequence: Sequence };
+
+/** What one committed batch changed: the input of the live change feed. */
+export interface Commit {
+  readonly fromSequence: Sequence;
+  readonly toSequence: Sequence;
+  readonly timestamp: number;
+  readonly events: readonly RecordedEvent[];
+  /** Each account the batch touched, once, as it is after the batch. */
+  readonly accounts: readonly AccountState[];
+}
+
+export interface PipelineOptions {
+  /** `fsync`: acknowledged means on disk. `none`: acknowledged may be lost by a power cut (not by a crash of this process alone). */
+  readonly durability: 'fsync' | 'none';
+  /** Commands that may wait for the writer before new ones are refused with OVERLOADED. */
+  readonly queueLimit: number;
+  /** Commands decided into one batch (an atomic group is never split, so a batch may exceed it by one group). */
+  readonly maxBatch: number;
+  /** Called with the ops of every batch just before it is written; tests throw here to fail a write. */
+  readonly beforeWrite?: ((ops: readonly BatchOp[]) => void | Promise<void>) | undefined;
+}
+
+interface Unit {
+  readonly commands: readonly Command[];
+  readonly atomic: boolean;
+  readonly resolve: (results: Decided[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+const RETRY_AFTER_MS = 50;
+
+export class AppendPipeline {
+  private readonly queue: Unit[] = [];
+  private queued = 0;
+  private writing: Promise<void> | null = null;
+  private closed = false;
+  private hash: Buffer;
+
+  constructor(
+    private readonly rocks: Rocks,
+    private readonly ledger: LedgerState,
+    headHash: Buffer,
+    private readonly options: PipelineOptions,
+    private readonly onCommit: (commit: Commit) => void,
+  ) {
+    this.hash = headHash;
+  }
+
+  get queueDepth(): number {
+    return this.queued;
+  }
+
+  get headHash(): Buffer {
+    return this.hash;
+  }
+
+  /** Decides and durably commits commands; atomic ones all commit or none does. */
+  submit(commands: readonly Command[], atomic: boolean): Promise<Decided[]> {
+    if (this.closed) return Promise.reject(new Error('the ledger is closing'));
+    if (this.queued > 0 && this.queued + commands.length > this.options.queueLimit) {
+      const error: DomainError = { code: 'OVERLOADED', retryAfterMs: RETRY_AFTER_MS };
+      return Promise.resolve(commands.map(() => ({ kind: 'rejected', error })));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ commands, atomic, resolve, reject });
+      this.queued += commands.length;
+      this.writing ??= this.drain();
+    });
+  }
+
+  /** Stops taking commands and waits until everything queued is committed. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const units = this.takeBatch();
+        try {
+          await this.commit(units);
+        } catch (err) {
+          for (const unit of units) unit.reject(err);
+        }
+      }
+    } finally {
+      this.writing = null;
+    }
+  }
+
+  private takeBatch(): Unit[] {
+    const units: Unit[] = [];
+    let size = 0;
+    while (this.queue.length > 0 && (size === 0 || size + this.queue[0]!.commands.length <= this.options.maxBatch)) {
+      const unit = this.queue.shift()!;
+      units.push(unit);
+      size += unit.commands.length;
+    }
+    this.queued -= size;
+    return units;
+  }
+
+  private async commit(units: Unit[]): Promise<void> {
+    const prior = await this.lookUpTransactions(units);
+    const draft = this.ledger.draft();
+    draft.lastTimestamp = Math.max(Date.now(), this.ledger.lastTimestamp);
+    const batch = new DerivedRows();
+    const results: Decided[][] = [];
+
+    for (const unit of units) {
+      // An atomic group decides on a draft of the batch's draft, so a failure drops just the group.
+      const target = unit.atomic ? draft.draft() : draft;
+      const mark = batch.mark();
+      const decided: Decided[] = [];
+      let failedAt = -1;
+      for (const command of unit.commands) {
+        const txId = transactionIdOf(command);
+        const priorTransaction = txId === null ? undefined : (batch.pendingTransactions.get(txId) ?? prior.get(txId));
+        const decision = decide(command, { account: (id) => target.account(id), currencyBalance: (c) => target.currencyBalance(c), priorTransaction });
+        if (decision.outcome === 'accepted') {
+          const event = {
+            ...decision.event,
+            sequence: sequence(target.head + 1),
+            id: randomUUID(),
+            timestamp: draft.lastTimestamp,
+            schemaVersion: CURRENT_SCHEMA_VERSION[decision.event.type],
+            transactionId: txId,
+          } as RecordedEvent;
+          target.apply(event);
+          const accounts = accountIdsOf(event).map((id) => target.account(id)!);
+          batch.add(event, accounts, txId === null ? null : fingerprintOf(command));
+          decided.push({ kind: 'appended', event, accounts });
+        } else if (decision.outcome === 'replayed') {
+          decided.push({ kind: 'replayed', sequence: decision.sequence });
+        } else {
+          decided.push({ kind: 'rejected', error: decision.error });
+          if (unit.atomic) {
+            failedAt = decided.length - 1;
+            break;
+          }
+        }
+      }
+      if (failedAt >= 0) {
+        batch.rollback(mark);
+        const cause = (decided[failedAt] as { error: DomainError }).error;
+        results.push(unit.commands.map((_, i) => (i === failedAt ? decided[i]! : { kind: 'rejected', error: cause })));
+      } else {
+        if (unit.atomic) target.merge();
+        results.push(decided);
+      }
+    }
+
+    if (batch.events.length > 0) {
+      // Hashing and encoding happen once the batch is final, so a rolled-back group costs nothing.
+      const block = new BlockWriter(this.hash);
+      for (const event of batch.events) block.add(event);
+      const ops = batch.ops(draft, block.lastHash);
+      ops.push({ type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
+      await this.options.beforeWrite?.(ops);
+      await this.rocks.write(ops, this.options.durability === 'fsync');
+      draft.merge();
+      this.hash = block.lastHash;
+      this.onCommit({
+        fromSequence: batch.events[0]!.sequence,
+        toSequence: draft.head,
+        timestamp: draft.lastTimestamp,
+        events: batch.events,
+        accounts: [...draft.accounts()],
+      });
+    }
+    units.forEach((unit, i) => unit.resolve(results[i]!));
+  }
+
+  /** The committed use of every transaction id in the batch, in one multi-get. */
+  private async lookUpTransactions(units: Unit[]): Promise<Map<string, PriorTransaction>> {
+    const ids: string[] = [];
+    for (const unit of units) for (const c of unit.commands) {
+      const txId = transactionIdOf(c);
+      if (txId !== null) ids.push(txId);
+    }
+    const found = new Map<string, PriorTransaction>();
+    const values = await this.rocks.getMany(ids.map(transactionKey));
+    values.forEach((value, i) => {
+      if (value) found.set(ids[i]!, decodeTransaction(value));
+    });
+    return found;
+  }
+}

@@ -1,0 +1,283 @@
+// The ledger store: opens RocksDB, loads the persisted projection (no replay, whatever the log's
+// length), runs the single-writer append pipeline, and answers the primitive reads that the
+// projection and API layers compose (blocks of the log, account history, checkpoints, time index).
+import { mkdir } from 'node:fs/promises';
+import type { Command } from '../domain/commands.ts';
+import type { DomainError } from '../domain/errors.ts';
+import { accountIdsOf, type RecordedEvent } from '../domain/events.ts';
+import { LedgerState } from '../domain/ledger.ts';
+import { sequence, type AccountId, type AccountState, type Sequence } from '../domain/types.ts';
+import { validateCommand } from '../domain/validation.ts';
+import { AppendPipeline, type Commit, type PipelineOptions } from './appendPipeline.ts';
+import {
+  GENESIS_HASH,
+  blockEntries,
+  decodeAccount,
+  decodeBlock,
+  decodeCheckpoint,
+  decodeEvent,
+  decodeHead,
+  decodeHistory,
+  type Checkpoint,
+  type Head,
+  type HistoryEntry,
+} from './codec.ts';
+import {
+  ACCOUNTS_END,
+  ACCOUNTS_START,
+  CHECKPOINTS_START,
+  LOG_END,
+  LOG_START,
+  TIME_START,
+  accountIdOfKey,
+  checkpointKey,
+  historyEnd,
+  historyKey,
+  historyStart,
+  logKey,
+  metaKey,
+  sequenceOfHistoryKey,
+  sequenceOfLogKey,
+  sequenceOfTimeKey,
+  timeKey,
+} from './keys.ts';
+import { rebuildProjection, PROJECTION_FORMAT } from './rebuild.ts';
+import { Rocks, StoreError } from './rocks.ts';
+
+export type { Commit } from './appendPipeline.ts';
+
+/** The on-disk layout version (keys.ts); a store of another version is refused, not misread. */
+export const STORE_FORMAT = 1;
+
+export interface LedgerStoreOptions extends Partial<PipelineOptions> {}
+
+export const DEFAULT_STORE_OPTIONS: PipelineOptions = {
+  durability: 'fsync',
+  queueLimit: 20_000,
+  maxBatch: 2_000,
+};
+
+export type CommandResult =
+  | {
+      readonly ok: true;
+      readonly sequence: Sequence;
+      readonly event: RecordedEvent;
+      /** The event's accounts right after it, in accountIdsOf(event) order (from, to for a transfer). */
+      readonly accounts: readonly AccountState[];
+      /** True when this is the original result of an earlier identical command (nothing was appended). */
+      readonly replayed: boolean;
+    }
+  | { readonly ok: false; readonly error: DomainError };
+
+export class InvalidCommandError extends Error {
+  readonly code = 'BAD_USER_INPUT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidCommandError';
+  }
+}
+
+export class LedgerStore {
+  private readonly listeners = new Set<(commit: Commit) => void>();
+  private readonly pipeline: AppendPipeline;
+
+  private constructor(
+    readonly rocks: Rocks,
+    /** The ledger now. Read it, never write it: only the pipeline moves it on. */
+    readonly state: LedgerState,
+    head: Head,
+    options: PipelineOptions,
+  ) {
+    this.pipeline = new AppendPipeline(rocks, state, head.hash, options, (commit) => {
+      for (const listener of this.listeners) listener(commit);
+    });
+  }
+
+  static async open(dir: string, options: LedgerStoreOptions = {}): Promise<LedgerStore> {
+    await mkdir(dir, { recursive: true });
+    const rocks = await Rocks.open(dir);
+    try {
+      await checkFormat(rocks);
+      const headBytes = await rocks.get(metaKey('head'));
+      const head: Head = headBytes ? decodeHead(headBytes) : { sequence: sequence(0), hash: GENESIS_HASH, timestamp: 0 };
+      const projection = await rocks.get(metaKey('projection'));
+      if (!projection || projection.readUInt32BE(0) !== PROJECTION_FORMAT) await rebuildProjection(rocks);
+      const state = await loadProjection(rocks, head);
+      return new LedgerStore(rocks, state, head, { ...DEFAULT_STORE_OPTIONS, ...options });
+    } catch (err) {
+      await rocks.close();
+      throw err;
+    }
+  }
+
+  get head(): Sequence {
+    return this.state.head;
+  }
+
+  get headHash(): Buffer {
+    return this.pipeline.headHash;
+  }
+
+  get queueDepth(): number {
+    return this.pipeline.queueDepth;
+  }
+
+  /** Runs commands through the writer; resolves once their batch is durable. One result per command. */
+  async execute(commands: readonly Command[], options: { atomic?: boolean } = {}): Promise<CommandResult[]> {
+    for (const command of commands) {
+      const problem = validateCommand(command);
+      if (problem) throw new InvalidCommandError(problem);
+    }
+    const decided = await this.pipeline.submit(commands, options.atomic ?? false);
+    return Promise.all(
+      decided.map(async (d): Promise<CommandResult> => {
+        switch (d.kind) {
+          case 'appended':
+            return { ok: true, sequence: d.event.sequence, event: d.event, accounts: d.accounts, replayed: false };
+          case 'rejected':
+            return { ok: false, error: d.error };
+          case 'replayed':
+            return { ...(await this.resultAt(d.sequence)), replayed: true };
+        }
+      }),
+    );
+  }
+
+  async executeOne(command: Command): Promise<CommandResult> {
+    return (await this.execute([command]))[0]!;
+  }
+
+  /** Called synchronously after each durable batch, in commit order. */
+  onCommit(listener: (commit: Commit) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (!this.rocks.open) return;
+    await this.pipeline.close();
+    await this.rocks.close();
+  }
+
+  // --- reads ------------------------------------------------------------------------------------
+
+  /** Events with from ≤ sequence ≤ to, in order, read block by block from one consistent view. */
+  async *readEvents(from: number, to: number = Number.MAX_SAFE_INTEGER): AsyncGenerator<RecordedEvent> {
+    if (from > to) return;
+    const first = await this.rocks.last(LOG_START, logKey(Math.max(from, 1)));
+    const start = first ? first[0] : logKey(from);
+    for await (const [key, block] of this.rocks.range({ gte: start, lte: LOG_END })) {
+      if (sequenceOfLogKey(key) > to) return;
+      for (const entry of blockEntries(block)) {
+        const event = decodeEvent(entry.bytes);
+        if (event.sequence < from) continue;
+        if (event.sequence > to) return;
+        yield event;
+      }
+    }
+  }
+
+  /** Whole decoded blocks from the one containing `from` on: the fast path for replay and verify. */
+  async *readBlocks(from: number): AsyncGenerator<{ first: Sequence; block: Buffer }> {
+    const first = await this.rocks.last(LOG_START, logKey(Math.max(from, 1)));
+    for await (const [key, block] of this.rocks.range({ gte: first ? first[0] : logKey(from), lte: LOG_END })) {
+      yield { first: sequenceOfLogKey(key), block };
+    }
+  }
+
+  /** The events at the given sequences (undefined where there is none), reading each block once. */
+  async eventsAt(sequences: readonly number[]): Promise<(RecordedEvent | undefined)[]> {
+    const wanted = [...new Set(sequences)].filter((s) => s >= 1 && s <= this.head).sort((a, b) => a - b);
+    const found = new Map<number, RecordedEvent>();
+    let i = 0;
+    while (i < wanted.length) {
+      const blockStart = await this.rocks.last(LOG_START, logKey(wanted[i]!));
+      if (!blockStart) break;
+      const events = decodeBlock(blockStart[1]);
+      const last = events[events.length - 1]!.sequence;
+      for (const e of events) found.set(e.sequence, e);
+      while (i < wanted.length && wanted[i]! <= last) i++;
+    }
+    return sequences.map((s) => found.get(s));
+  }
+
+  /** Account `id` as it was after the last of its events at or before `seq`. */
+  async accountHistoryAt(id: AccountId, seq: number): Promise<(HistoryEntry & { sequence: Sequence }) | undefined> {
+    const entry = await this.rocks.last(historyStart(id), historyKey(id, seq));
+    return entry ? { ...decodeHistory(entry[1]), sequence: sequenceOfHistoryKey(entry[0]) } : undefined;
+  }
+
+  /** The sequences of account `id`'s events after `after`, in order, at most `limit`. */
+  async accountSequences(id: AccountId, after: number, limit: number): Promise<Sequence[]> {
+    const out: Sequence[] = [];
+    for await (const [key] of this.rocks.range({ gt: historyKey(id, after), lte: historyEnd(id), limit })) out.push(sequenceOfHistoryKey(key));
+    return out;
+  }
+
+  /** Account count and totals after the last batch that ended at or before `seq`. */
+  async checkpointAt(seq: number): Promise<{ sequence: Sequence; checkpoint: Checkpoint } | undefined> {
+    const entry = await this.rocks.last(CHECKPOINTS_START, checkpointKey(seq));
+    return entry ? { sequence: sequenceOfLogKey(entry[0]), checkpoint: decodeCheckpoint(entry[1]) } : undefined;
+  }
+
+  /** The last sequence committed at or before `timestamp` (0 if none). */
+  async sequenceAtTime(timestamp: number): Promise<Sequence> {
+    if (timestamp >= this.state.lastTimestamp) return this.head;
+    const entry = await this.rocks.last(TIME_START, timeKey(Math.max(0, Math.floor(timestamp)), Number.MAX_SAFE_INTEGER));
+    return entry ? sequenceOfTimeKey(entry[0]) : sequence(0);
+  }
+
+  /** The state of each event's accounts right after it, rebuilt from the history index. */
+  private async resultAt(seq: Sequence): Promise<CommandResult & { ok: true }> {
+    const [event] = await this.eventsAt([seq]);
+    if (!event) throw new StoreError('STORE_CORRUPT', `transaction index points at sequence ${seq}, which is not in the log`);
+    const accounts = await Promise.all(
+      accountIdsOf(event).map(async (id) => {
+        const value = await this.rocks.get(historyKey(id, seq));
+        if (!value) throw new StoreError('STORE_CORRUPT', `no history of account ${id} at sequence ${seq}`);
+        return { ...this.state.account(id)!, ...decodeHistory(value), lastSequence: seq };
+      }),
+    );
+    return { ok: true, sequence: seq, event, accounts, replayed: true };
+  }
+}
+
+async function checkFormat(rocks: Rocks): Promise<void> {
+  const format = await rocks.get(metaKey('format'));
+  if (!format) {
+    const buf = Buffer.alloc(4);
+    buf.writeUInt32BE(STORE_FORMAT);
+    await rocks.write([{ type: 'put', key: metaKey('format'), value: buf }], true);
+    return;
+  }
+  if (format.readUInt32BE(0) !== STORE_FORMAT) {
+    throw new StoreError('STORE_FORMAT', `the store at ${rocks.location} has format ${format.readUInt32BE(0)}; this build reads ${STORE_FORMAT}`);
+  }
+}
+
+/** Loads the projection rows and the head's checkpoint, and checks they agree with the head of the log. */
+async function loadProjection(rocks: Rocks, head: Head): Promise<LedgerState> {
+  const accounts: AccountState[] = [];
+  for await (const [key, value] of rocks.range({ gte: ACCOUNTS_START, lt: ACCOUNTS_END })) accounts.push(decodeAccount(accountIdOfKey(key), value));
+  const checkpoint = head.sequence > 0 ? await rocks.get(checkpointKey(head.sequence)) : undefined;
+  const { accountCount, totals } = checkpoint ? decodeCheckpoint(checkpoint) : { accountCount: 0, totals: [] };
+  const lastBlock = await rocks.last(LOG_START, LOG_END);
+  const problem =
+    head.sequence > 0 && !checkpoint
+      ? `no checkpoint at head ${head.sequence}`
+      : accountCount !== accounts.length
+        ? `${accounts.length} projection rows but the checkpoint counts ${accountCount}`
+        : (lastBlock ? lastSequenceOf(lastBlock[1]) : 0) !== head.sequence
+          ? `the log ends at ${lastBlock ? lastSequenceOf(lastBlock[1]) : 0} but the head says ${head.sequence}`
+          : null;
+  if (problem) {
+    throw new StoreError('STORE_CORRUPT', `the store at ${rocks.location} failed its start-up check (${problem}); run \`npm run verify -- --data ${rocks.location}\` to find the first bad record`);
+  }
+  return LedgerState.from({ sequence: head.sequence, accountCount, totals }, accounts, head.timestamp);
+}
+
+function lastSequenceOf(block: Buffer): number {
+  let last = 0;
+  for (const entry of blockEntries(block)) last = decodeEvent(entry.bytes).sequence;
+  return last;
+}

@@ -1,0 +1,167 @@
+// The one file that touches the native RocksDB binding (`rocksdb`, the Level binding). Everything above
+// speaks Buffers and promises through this class.
+//
+// Why `rocksdb` and not `@nxtedition/rocksdb`: this binding runs writes and reads on the libuv thread
+// pool, so while one group-commit batch fsyncs the event loop keeps accepting commands and serving
+// reads ("reads never block on the writer"); the fork writes on the JS thread, so every fsync stalls
+// the whole server, and its `put(…, {sync})` does not even fsync.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const leveldown = require('rocksdb') as (location: string) => NativeDb;
+
+interface NativeIterator {
+  next(cb: (err: Error | undefined, key?: Buffer, value?: Buffer) => void): void;
+  end(cb: (err?: Error) => void): void;
+}
+interface NativeDb {
+  open(options: object, cb: (err?: Error) => void): void;
+  close(cb: (err?: Error) => void): void;
+  get(key: Buffer, options: object, cb: (err: Error | undefined, value?: Buffer) => void): void;
+  getMany(keys: Buffer[], options: object, cb: (err: Error | undefined, values?: (Buffer | undefined)[]) => void): void;
+  batch(ops: BatchOp[], options: object, cb: (err?: Error) => void): void;
+  clear(options: object, cb: (err?: Error) => void): void;
+  iterator(options: object): NativeIterator;
+  getProperty(property: string): string;
+}
+
+export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+export interface RangeOptions {
+  gt?: Buffer;
+  gte?: Buffer;
+  lt?: Buffer;
+  lte?: Buffer;
+  reverse?: boolean;
+  limit?: number;
+  keys?: boolean;
+  values?: boolean;
+}
+
+export class StoreError extends Error {
+  constructor(
+    readonly code: 'STORE_LOCKED' | 'STORE_NOT_OPEN' | 'STORE_IO' | 'STORE_CORRUPT' | 'STORE_FORMAT',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}
+
+export class Rocks {
+  private isOpen = false;
+
+  private constructor(
+    readonly location: string,
+    private readonly db: NativeDb,
+  ) {}
+
+  static async open(location: string, options: { createIfMissing?: boolean } = {}): Promise<Rocks> {
+    const db = leveldown(location);
+    await new Promise<void>((resolve, reject) =>
+      db.open(
+        {
+          createIfMissing: options.createIfMissing ?? true,
+          // Larger memtables and cache than the binding's 4 MiB / 8 MiB defaults: the log is written in
+          // big batches and point-in-time reads revisit recent history.
+          writeBufferSize: 64 << 20,
+          cacheSize: 64 << 20,
+        },
+        (err) => (err ? reject(translateOpenError(location, err)) : resolve()),
+      ),
+    );
+    const rocks = new Rocks(location, db);
+    rocks.isOpen = true;
+    return rocks;
+  }
+
+  get open(): boolean {
+    return this.isOpen;
+  }
+
+  /** One atomic write; with `sync` it returns only after the write-ahead log is fsynced. */
+  write(ops: BatchOp[], sync: boolean): Promise<void> {
+    this.assertOpen();
+    return new Promise((resolve, reject) =>
+      this.db.batch(ops, { sync }, (err) => (err ? reject(new StoreError('STORE_IO', `write failed: ${err.message}`, { cause: err })) : resolve())),
+    );
+  }
+
+  get(key: Buffer): Promise<Buffer | undefined> {
+    this.assertOpen();
+    return new Promise((resolve, reject) =>
+      this.db.get(key, { asBuffer: true, fillCache: true }, (err, value) => {
+        if (err) return /NotFound/i.test(err.message) ? resolve(undefined) : reject(new StoreError('STORE_IO', err.message, { cause: err }));
+        resolve(value);
+      }),
+    );
+  }
+
+  getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
+    this.assertOpen();
+    if (keys.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) =>
+      this.db.getMany(keys, { asBuffer: true, fillCache: true }, (err, values) =>
+        err ? reject(new StoreError('STORE_IO', err.message, { cause: err })) : resolve(values!),
+      ),
+    );
+  }
+
+  /**
+   * Entries of a key range, in order. The iterator reads from a snapshot taken when this is called,
+   * so a multi-key read is consistent even while batches commit.
+   */
+  async *range(options: RangeOptions): AsyncGenerator<[Buffer, Buffer]> {
+    this.assertOpen();
+    const it = this.db.iterator({ ...options, keyAsBuffer: true, valueAsBuffer: true, limit: options.limit ?? -1 });
+    try {
+      for (;;) {
+        const entry = await new Promise<[Buffer, Buffer] | undefined>((resolve, reject) =>
+          it.next((err, key, value) => (err ? reject(new StoreError('STORE_IO', err.message, { cause: err })) : resolve(key ? [key, value!] : undefined))),
+        );
+        if (!entry) return;
+        yield entry;
+      }
+    } finally {
+      await new Promise<void>((resolve) => it.end(() => resolve()));
+    }
+  }
+
+  /** The last entry at or below `lte` and at or above `gte` (one reverse seek), if any. */
+  async last(gte: Buffer, lte: Buffer): Promise<[Buffer, Buffer] | undefined> {
+    for await (const entry of this.range({ gte, lte, reverse: true, limit: 1 })) return entry;
+    return undefined;
+  }
+
+  /** Deletes every key in [gte, lt). */
+  clear(gte: Buffer, lt: Buffer): Promise<void> {
+    this.assertOpen();
+    return new Promise((resolve, reject) => this.db.clear({ gte, lt }, (err) => (err ? reject(new StoreError('STORE_IO', err.message, { cause: err })) : resolve())));
+  }
+
+  property(name: string): string {
+    return this.db.getProperty(name);
+  }
+
+  async close(): Promise<void> {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+  }
+
+  private assertOpen(): void {
+    if (!this.isOpen) throw new StoreError('STORE_NOT_OPEN', `the store at ${this.location} is not open`);
+  }
+}
+
+function translateOpenError(location: string, err: Error): StoreError {
+  if (/lock/i.test(err.message)) {
+    return new StoreError(
+      'STORE_LOCKED',
+      `the store at ${location} is already open in another process (or this one); stop that process first`,
+      { cause: err },
+    );
+  }
+  return new StoreError('STORE_IO', `cannot open the store at ${location}: ${err.message}`, { cause: err });
+}
