@@ -13,7 +13,9 @@ export type DomainError =
   | { code: 'SAME_ACCOUNT_TRANSFER'; accountId: AccountId }
   | { code: 'BALANCE_NOT_ZERO'; accountId: AccountId; balance: Money }
   | { code: 'BALANCE_LIMIT_EXCEEDED'; accountId: AccountId; currency: string }
-  | { code: 'OVERLOADED'; retryAfterMs: number };
+  | { code: 'OVERLOADED'; retryAfterMs: number }
+  /** A command of an atomic list that was fine on its own but not applied because another one failed. */
+  | { code: 'ABORTED'; failedIndex: number; reason: ErrorCode };
 
 export type ErrorCode = DomainError['code'];
 
@@ -29,6 +31,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'BALANCE_NOT_ZERO',
   'BALANCE_LIMIT_EXCEEDED',
   'OVERLOADED',
+  'ABORTED',
 ];
 
 export function errorMessage(error: DomainError): string {
@@ -55,5 +58,7 @@ export function errorMessage(error: DomainError): string {
       return `Crediting account ${error.accountId} would take a ${error.currency} balance past 2^53-1 minor units`;
     case 'OVERLOADED':
       return `The ledger is overloaded; retry in ${error.retryAfterMs} ms`;
+    case 'ABORTED':
+      return `Not applied: command ${error.failedIndex} of this atomic list failed with ${error.reason}`;
   }
 }

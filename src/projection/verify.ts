@@ -55,7 +55,7 @@ export async function verify(store: LedgerStore, onProgress?: (sequence: number)
   const state = new LedgerState();
   let events = 0;
   try {
-    const snapshots = new Set(await listSnapshots(store));
+    const snapshots = new Set(await listSnapshots(store).catch(undecodable(0, 'a snapshot header')));
     let hash = GENESIS_HASH;
     for await (const [key, block] of store.rocks.range({ gte: LOG_START, lte: LOG_END })) {
       const first = sequenceOfLogKey(key);
@@ -103,6 +103,21 @@ export async function verify(store: LedgerStore, onProgress?: (sequence: number)
   }
 }
 
+/** A stored value that does not decode is an inconsistency at `seq` to report, not a reason for verify to throw. */
+const undecodable =
+  (seq: number, what: string) =>
+  (err: unknown): never => {
+    throw new Inconsistency(seq, `${what} does not decode: ${(err as Error).message}`);
+  };
+
+function decoded<T>(seq: number, what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    return undecodable(seq, what)(err);
+  }
+}
+
 /** An event in the log must have been acceptable when it was appended. */
 function checkRules(state: LedgerState, event: ReturnType<typeof decodeEvent>): void {
   const fail = (why: string) => {
@@ -125,7 +140,7 @@ async function checkHistory(store: LedgerStore, expected: [Buffer, AccountState,
   expected.forEach(([, account, seq], i) => {
     const value = values[i];
     if (!value) throw new Inconsistency(seq, `history index has no entry for account ${account.id}`);
-    const h = decodeHistory(value);
+    const h = decoded(seq, `history index entry of account ${account.id}`, () => decodeHistory(value));
     if (h.version !== account.version || h.balance !== account.balance || h.status !== account.status) {
       throw new Inconsistency(seq, `history index says account ${account.id} was ${JSON.stringify(h)}, the log says ${JSON.stringify({ version: account.version, balance: account.balance, status: account.status })}`);
     }
@@ -136,7 +151,7 @@ async function checkTransactions(store: LedgerStore, expected: [Buffer, number, 
   const values = await store.rocks.getMany(expected.map(([key]) => key));
   expected.forEach(([key, seq, fingerprint], i) => {
     const value = values[i];
-    const t = value ? decodeTransaction(value) : undefined;
+    const t = value ? decoded(seq, `idempotency key ${key.toString('latin1', 1)}`, () => decodeTransaction(value)) : undefined;
     if (!t || t.sequence !== seq || t.fingerprint !== fingerprint) {
       throw new Inconsistency(seq, `idempotency key ${key.toString('latin1', 1)} ${t ? `points at ${t.sequence}` : 'is missing'}`);
     }
@@ -146,7 +161,7 @@ async function checkTransactions(store: LedgerStore, expected: [Buffer, number, 
 async function checkCheckpoint(store: LedgerStore, state: LedgerState): Promise<void> {
   const value = await store.rocks.get(checkpointKey(state.head));
   if (!value) throw new Inconsistency(state.head, 'no ledger checkpoint at the end of this batch');
-  const c = decodeCheckpoint(value);
+  const c = decoded(state.head, 'the ledger checkpoint', () => decodeCheckpoint(value));
   const expected = { accountCount: state.accountCount, totals: state.currencyTotals() };
   if (JSON.stringify(c) !== JSON.stringify(expected)) {
     throw new Inconsistency(state.head, `checkpoint ${JSON.stringify(c)} disagrees with the log ${JSON.stringify(expected)}`);
@@ -154,8 +169,9 @@ async function checkCheckpoint(store: LedgerStore, state: LedgerState): Promise<
 }
 
 async function checkSnapshot(store: LedgerStore, state: LedgerState): Promise<void> {
-  const header = await findSnapshot(store, state.head);
-  const snap = await loadSnapshot(store, header!);
+  const snap = await findSnapshot(store, state.head)
+    .then((header) => loadSnapshot(store, header!))
+    .catch(undecodable(state.head, 'the snapshot'));
   const sort = (s: LedgerState) => [...s.accounts()].sort((a, b) => (a.id < b.id ? -1 : 1));
   if (JSON.stringify(snap.summary()) !== JSON.stringify(state.summary()) || !encodeAccounts(sort(snap)).equals(encodeAccounts(sort(state)))) {
     throw new Inconsistency(state.head, 'snapshot disagrees with the log');
@@ -164,7 +180,7 @@ async function checkSnapshot(store: LedgerStore, state: LedgerState): Promise<vo
 
 async function checkHead(store: LedgerStore, state: LedgerState, hash: Buffer): Promise<void> {
   const value = await store.rocks.get(metaKey('head'));
-  const head = value ? decodeHead(value) : undefined;
+  const head = value ? decoded(state.head, 'the head record', () => decodeHead(value)) : undefined;
   if ((head?.sequence ?? 0) !== state.head) throw new Inconsistency(state.head, `the head record says ${head?.sequence ?? 0}, the log ends at ${state.head}`);
   if (head && !head.hash.equals(hash)) throw new Inconsistency(state.head, 'the head record has the wrong hash');
 }
@@ -172,8 +188,9 @@ async function checkHead(store: LedgerStore, state: LedgerState, hash: Buffer): 
 async function checkProjectionRows(store: LedgerStore, state: LedgerState): Promise<void> {
   let rows = 0;
   for await (const [key, value] of store.rocks.range({ gte: ACCOUNTS_START, lt: ACCOUNTS_END })) {
-    const row = decodeAccount(accountIdOfKey(key), value);
-    const folded = state.account(row.id);
+    const id = accountIdOfKey(key);
+    const folded = state.account(id);
+    const row = decoded(folded?.lastSequence ?? 0, `projection row of account ${id}`, () => decodeAccount(id, value));
     rows++;
     if (!folded || !sameAccount(row, folded)) {
       throw new Inconsistency(folded?.lastSequence ?? 0, `projection row ${JSON.stringify(row)} disagrees with the log ${JSON.stringify(folded)}`);

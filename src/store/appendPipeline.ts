@@ -164,8 +164,9 @@ export class AppendPipeline {
       }
       if (failedAt >= 0) {
         batch.rollback(mark);
-        const cause = (decided[failedAt] as { error: DomainError }).error;
-        results.push(unit.commands.map((_, i) => (i === failedAt ? decided[i]! : { kind: 'rejected', error: cause })));
+        const reason = (decided[failedAt] as { error: DomainError }).error.code;
+        const aborted: Decided = { kind: 'rejected', error: { code: 'ABORTED', failedIndex: failedAt, reason } };
+        results.push(unit.commands.map((_, i) => (i === failedAt ? decided[i]! : aborted)));
       } else {
         if (unit.atomic) target.merge();
         results.push(decided);

@@ -227,18 +227,22 @@ export class LedgerStore {
     return entry ? sequenceOfTimeKey(entry[0]) : sequence(0);
   }
 
-  /** The state of each event's accounts right after it, rebuilt from the history index. */
+  /** Accounts as they were right after the given events of theirs, in one multi-get (undefined where none). */
+  async accountsAfter(points: readonly { id: AccountId; sequence: number }[]): Promise<(AccountState | undefined)[]> {
+    const values = await this.rocks.getMany(points.map((p) => historyKey(p.id, p.sequence)));
+    return values.map((value, i) => {
+      const now = value && this.state.account(points[i]!.id);
+      return now ? { ...now, ...decodeHistory(value), lastSequence: sequence(points[i]!.sequence) } : undefined;
+    });
+  }
+
+  /** The original result of the command that committed at `seq`. */
   private async resultAt(seq: Sequence): Promise<CommandResult & { ok: true }> {
     const [event] = await this.eventsAt([seq]);
     if (!event) throw new StoreError('STORE_CORRUPT', `transaction index points at sequence ${seq}, which is not in the log`);
-    const accounts = await Promise.all(
-      accountIdsOf(event).map(async (id) => {
-        const value = await this.rocks.get(historyKey(id, seq));
-        if (!value) throw new StoreError('STORE_CORRUPT', `no history of account ${id} at sequence ${seq}`);
-        return { ...this.state.account(id)!, ...decodeHistory(value), lastSequence: seq };
-      }),
-    );
-    return { ok: true, sequence: seq, event, accounts, replayed: true };
+    const accounts = await this.accountsAfter(accountIdsOf(event).map((id) => ({ id, sequence: seq })));
+    if (accounts.some((a) => !a)) throw new StoreError('STORE_CORRUPT', `no account history at sequence ${seq}`);
+    return { ok: true, sequence: seq, event, accounts: accounts as AccountState[], replayed: true };
   }
 }
 

@@ -1,0 +1,29 @@
+// The Pothos builder and its generics: the request context and how our scalars look in TypeScript.
+import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import type { PointInTime } from '../projection/pointInTime.ts';
+import type { LedgerStore } from '../store/ledgerStore.ts';
+
+export interface Context {
+  readonly store: LedgerStore;
+  readonly pointInTime: PointInTime;
+}
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  DefaultFieldNullability: false;
+  Scalars: {
+    Sequence: { Input: number; Output: number };
+    Money: { Input: number; Output: number };
+    DateTime: { Input: Date; Output: Date | number };
+    ID: { Input: string; Output: string };
+  };
+}>({
+  plugins: [ErrorsPlugin, DataloaderPlugin],
+  defaultFieldNullability: false,
+  errors: { directResult: true },
+});
+
+builder.queryType({});
+builder.mutationType({});

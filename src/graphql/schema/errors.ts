@@ -1,0 +1,160 @@
+// Domain errors as GraphQL types: one class per ErrorCode, each an object type implementing the
+// DomainError interface, so a mutation returns `XSuccess | XError | …` (Pothos errors plugin) and the
+// client switches on __typename or reads `code` and `message` through the interface.
+import { ERROR_CODES, errorMessage, type DomainError, type ErrorCode } from '../../domain/errors.ts';
+import { builder } from '../builder.ts';
+
+export const ErrorCodeEnum = builder.enumType('ErrorCode', { values: ERROR_CODES });
+
+/**
+ * Carries a DomainError value through the errors plugin, which catches it by class. Deliberately not
+ * an Error subclass: graphql-js turns any Error inside a list into a field error, and submitCommands
+ * returns domain errors as list items — they are data, not failures of the request.
+ */
+export class LedgerError {
+  readonly name = 'LedgerError';
+  readonly message: string;
+  constructor(readonly error: DomainError) {
+    this.message = errorMessage(error);
+  }
+  get code(): ErrorCode {
+    return this.error.code;
+  }
+}
+
+export const DomainErrorInterface = builder.interfaceRef<LedgerError>('DomainError').implement({
+  description: 'A business rule refused the command. Nothing was appended.',
+  fields: (t) => ({
+    code: t.field({ type: ErrorCodeEnum, resolve: (e) => e.code }),
+    message: t.exposeString('message'),
+  }),
+});
+
+type Of<C extends ErrorCode> = Extract<DomainError, { code: C }>;
+const field = <C extends ErrorCode>(e: LedgerError) => e.error as Of<C>;
+
+class AccountNotFoundError extends LedgerError {}
+class AccountAlreadyExistsError extends LedgerError {}
+class AccountClosedError extends LedgerError {}
+class InsufficientFundsError extends LedgerError {}
+class WrongExpectedVersionError extends LedgerError {}
+class DuplicateTransactionError extends LedgerError {}
+class CurrencyMismatchError extends LedgerError {}
+class SameAccountTransferError extends LedgerError {}
+class BalanceNotZeroError extends LedgerError {}
+class BalanceLimitExceededError extends LedgerError {}
+class OverloadedError extends LedgerError {}
+class AbortedError extends LedgerError {}
+
+const CLASSES: Record<ErrorCode, new (error: DomainError) => LedgerError> = {
+  ACCOUNT_NOT_FOUND: AccountNotFoundError,
+  ACCOUNT_ALREADY_EXISTS: AccountAlreadyExistsError,
+  ACCOUNT_CLOSED: AccountClosedError,
+  INSUFFICIENT_FUNDS: InsufficientFundsError,
+  WRONG_EXPECTED_VERSION: WrongExpectedVersionError,
+  DUPLICATE_TRANSACTION: DuplicateTransactionError,
+  CURRENCY_MISMATCH: CurrencyMismatchError,
+  SAME_ACCOUNT_TRANSFER: SameAccountTransferError,
+  BALANCE_NOT_ZERO: BalanceNotZeroError,
+  BALANCE_LIMIT_EXCEEDED: BalanceLimitExceededError,
+  OVERLOADED: OverloadedError,
+  ABORTED: AbortedError,
+};
+
+export const toLedgerError = (error: DomainError): LedgerError => new CLASSES[error.code](error);
+
+/** ACCOUNT_NOT_FOUND → AccountNotFoundError: the object type of each code. */
+export const errorTypeName = (code: ErrorCode): string =>
+  `${code.toLowerCase().replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase())}Error`;
+
+const withAccount = { accountId: (t: any) => t.exposeID('accountId' as never, { resolve: (e: LedgerError) => (e.error as { accountId: string }).accountId }) };
+
+builder.objectType(AccountNotFoundError, { name: 'AccountNotFoundError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });
+builder.objectType(AccountAlreadyExistsError, { name: 'AccountAlreadyExistsError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });
+builder.objectType(AccountClosedError, { name: 'AccountClosedError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });
+builder.objectType(SameAccountTransferError, { name: 'SameAccountTransferError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });
+builder.objectType(InsufficientFundsError, {
+  name: 'InsufficientFundsError',
+  interfaces: [DomainErrorInterface],
+  fields: (t) => ({
+    accountId: withAccount.accountId(t),
+    balance: t.field({ type: 'Money', resolve: (e) => field<'INSUFFICIENT_FUNDS'>(e).balance }),
+    requested: t.field({ type: 'Money', resolve: (e) => field<'INSUFFICIENT_FUNDS'>(e).requested }),
+  }),
+});
+builder.objectType(WrongExpectedVersionError, {
+  name: 'WrongExpectedVersionError',
+  interfaces: [DomainErrorInterface],
+  fields: (t) => ({
+    accountId: withAccount.accountId(t),
+    expectedVersion: t.int({ resolve: (e) => field<'WRONG_EXPECTED_VERSION'>(e).expectedVersion }),
+    actualVersion: t.int({ resolve: (e) => field<'WRONG_EXPECTED_VERSION'>(e).actualVersion }),
+  }),
+});
+builder.objectType(DuplicateTransactionError, {
+  name: 'DuplicateTransactionError',
+  interfaces: [DomainErrorInterface],
+  fields: (t) => ({
+    transactionId: t.id({ resolve: (e) => field<'DUPLICATE_TRANSACTION'>(e).transactionId }),
+    originalSequence: t.field({ type: 'Sequence', resolve: (e) => field<'DUPLICATE_TRANSACTION'>(e).originalSequence }),
+  }),
+});
+builder.objectType(CurrencyMismatchError, {
+  name: 'CurrencyMismatchError',
+  interfaces: [DomainErrorInterface],
+  fields: (t) => ({
+    accountId: withAccount.accountId(t),
+    expectedCurrency: t.string({ resolve: (e) => field<'CURRENCY_MISMATCH'>(e).expectedCurrency }),
+    actualCurrency: t.string({ resolve: (e) => field<'CURRENCY_MISMATCH'>(e).actualCurrency }),
+  }),
+});
+builder.objectType(BalanceNotZeroError, {
+  name: 'BalanceNotZeroError',
+  interfaces: [DomainErrorInterface],
+  fields: (t) => ({
+    accountId: withAccount.accountId(t),
+    balance: t.field({ type: 'Money', resolve: (e) => field<'BALANCE_NOT_ZERO'>(e).balance }),
+  }),
+});
+builder.objectType(BalanceLimitExceededError, {
+  name: 'BalanceLimitExceededError',
+  interfaces: [DomainErrorInterface],
+  fields: (t) => ({
+    accountId: withAccount.accountId(t),
+    currency: t.string({ resolve: (e) => field<'BALANCE_LIMIT_EXCEEDED'>(e).currency }),
+  }),
+});
+builder.objectType(OverloadedError, {
+  name: 'OverloadedError',
+  description: 'The write queue is full. Retryable: send the same command (same transactionId) again after retryAfterMs.',
+  interfaces: [DomainErrorInterface],
+  fields: (t) => ({ retryAfterMs: t.int({ resolve: (e) => field<'OVERLOADED'>(e).retryAfterMs }) }),
+});
+builder.objectType(AbortedError, {
+  name: 'AbortedError',
+  description: 'In an atomic submitCommands, this command was not applied because another one failed.',
+  interfaces: [DomainErrorInterface],
+  fields: (t) => ({
+    failedIndex: t.int({ resolve: (e) => field<'ABORTED'>(e).failedIndex }),
+    reason: t.field({ type: ErrorCodeEnum, resolve: (e) => field<'ABORTED'>(e).reason }),
+  }),
+});
+
+/** The error classes a command can end in, for the errors plugin's `types`. */
+export const ERRORS = {
+  openAccount: [AccountAlreadyExistsError, BalanceLimitExceededError, OverloadedError],
+  deposit: [AccountNotFoundError, AccountClosedError, WrongExpectedVersionError, DuplicateTransactionError, BalanceLimitExceededError, OverloadedError],
+  withdraw: [AccountNotFoundError, AccountClosedError, WrongExpectedVersionError, DuplicateTransactionError, InsufficientFundsError, OverloadedError],
+  transfer: [
+    AccountNotFoundError,
+    AccountClosedError,
+    DuplicateTransactionError,
+    InsufficientFundsError,
+    CurrencyMismatchError,
+    SameAccountTransferError,
+    BalanceLimitExceededError,
+    OverloadedError,
+  ],
+  closeAccount: [AccountNotFoundError, AccountClosedError, WrongExpectedVersionError, BalanceNotZeroError, OverloadedError],
+  any: Object.values(CLASSES),
+};

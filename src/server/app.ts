@@ -1,0 +1,152 @@
+// The app: one node:http server carrying yoga (GraphQL over HTTP and SSE) and graphql-ws on /graphql,
+// /healthz, and the web demo on /. `buildApp(config)` is how both `npm start` and the tests assemble it.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Context } from '../graphql/builder.ts';
+import { schema } from '../graphql/schema.ts';
+import { PointInTime } from '../projection/pointInTime.ts';
+import { Snapshotter } from '../projection/snapshots.ts';
+import { LedgerStore } from '../store/ledgerStore.ts';
+import type { Config } from './config.ts';
+import { serveWebDemo } from './webDemo.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+
+/** Query shape limits: generous for real clients, fatal for amplification attacks. */
+export const QUERY_LIMITS = {
+  maxDepth: 12,
+  maxAliases: 30,
+  maxCost: 50_000,
+  maxTokens: 5_000,
+};
+
+/** How long a WebSocket may stay open without sending connection_init. */
+const CONNECTION_INIT_WAIT_MS = 3_000; // 3 seconds
+/** WebSocket close code 1001: the server is going away. */
+const GOING_AWAY = 1001;
+
+export interface App {
+  readonly store: LedgerStore;
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export function buildApp(config: Config) {
+  return {
+    async start(): Promise<App> {
+      const store = await LedgerStore.open(config.dataDir, { durability: config.durability, queueLimit: config.queueLimit });
+      const snapshotter = await Snapshotter.start(store, config.snapshotInterval);
+      const context: Context = { store, pointInTime: new PointInTime(store) };
+      const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, Context>({
+        schema,
+        graphqlEndpoint: GRAPHQL_PATH,
+        context: () => ({ ...context }),
+        graphiql: { title: 'evledger', subscriptionsProtocol: 'WS' },
+        landingPage: false,
+        logging: 'warn',
+        plugins: [
+          maxDepthPlugin({ n: QUERY_LIMITS.maxDepth, exposeLimits: true }),
+          maxAliasesPlugin({ n: QUERY_LIMITS.maxAliases, exposeLimits: true }),
+          costLimitPlugin({ maxCost: QUERY_LIMITS.maxCost, exposeLimits: true }),
+          maxTokensPlugin({ n: QUERY_LIMITS.maxTokens, exposeLimits: true }),
+        ],
+      });
+
+      const server = createServer((req, res) => handle(req, res, yoga, store, config));
+      const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
+      const wsServer = attachGraphqlWs(wss, yoga);
+      server.on('upgrade', (req, socket, head) => {
+        if (new URL(req.url ?? '/', 'http://x').pathname !== GRAPHQL_PATH) return socket.destroy();
+        wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+      });
+
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const { port } = server.address() as AddressInfo;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+      let stopping: Promise<void> | null = null;
+      return {
+        store,
+        port,
+        url: `http://${host}:${port}`,
+        stop: () =>
+          (stopping ??= (async () => {
+            // Stop accepting, let in-flight requests finish, then flush the writer and close the store.
+            const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+            for (const ws of wss.clients) ws.close(GOING_AWAY, 'server shutting down');
+            await wsServer.dispose();
+            server.closeIdleConnections();
+            await Promise.race([closed, new Promise((r) => setTimeout(r, 5_000).unref())]);
+            server.closeAllConnections();
+            await snapshotter.stop();
+            await store.close();
+          })()),
+      };
+    },
+  };
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, yoga: YogaServerInstance<any, any>, store: LedgerStore, config: Config): void {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/healthz') {
+    const ok = store.rocks.open;
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: ok ? 'ok' : 'closed', head: store.head }));
+    return;
+  }
+  if (path === GRAPHQL_PATH) {
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > config.maxBodyBytes) return refuse(res, 413, `request body over ${config.maxBodyBytes} bytes`);
+    if (req.headers['transfer-encoding'] && req.method === 'POST') return refuse(res, 411, 'send a Content-Length (chunked bodies are not accepted)');
+    void yoga.handle(req, res);
+    return;
+  }
+  serveWebDemo(req, res);
+}
+
+function refuse(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }));
+}
+
+/** graphql-ws over the same schema and plugins (limits, masking) as HTTP, via yoga's envelop. */
+function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<any, any>) {
+  return useServer(
+    {
+      connectionInitWaitTimeout: CONNECTION_INIT_WAIT_MS,
+      execute: (args: any) => args.rootValue.execute(args),
+      subscribe: (args: any) => args.rootValue.subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    wss,
+  );
+}

@@ -1,0 +1,72 @@
+// Configuration from the environment, overridable by flags (`--port 4001` or `--port=4001`).
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export interface Config {
+  /** Interface to bind. @default '127.0.0.1' */
+  readonly host: string;
+  /** TCP port; 0 picks a free one. @default 4000 */
+  readonly port: number;
+  /** Where the RocksDB store lives. @default './data' */
+  readonly dataDir: string;
+  /** `fsync`: acknowledged = on disk. `none`: faster, and a power cut may lose acknowledged commands. @default 'fsync' */
+  readonly durability: 'fsync' | 'none';
+  /** Events between projection snapshots. @default 10_000 */
+  readonly snapshotInterval: number;
+  /** Commands that may wait for the writer before OVERLOADED. @default 20_000 */
+  readonly queueLimit: number;
+  /** Largest accepted HTTP body or WebSocket message. @default 1_048_576 (1 MiB) */
+  readonly maxBodyBytes: number;
+}
+
+export const DEFAULT_CONFIG: Config = {
+  host: '127.0.0.1',
+  port: 4000,
+  dataDir: './data',
+  durability: 'fsync',
+  snapshotInterval: 10_000,
+  queueLimit: 20_000,
+  maxBodyBytes: 1 << 20,
+};
+
+const OPTIONS = {
+  host: { type: 'string', env: 'HOST' },
+  port: { type: 'string', env: 'PORT' },
+  data: { type: 'string', env: 'DATA_DIR' },
+  durability: { type: 'string', env: 'DURABILITY' },
+  'snapshot-interval': { type: 'string', env: 'SNAPSHOT_INTERVAL' },
+  'queue-limit': { type: 'string', env: 'QUEUE_LIMIT' },
+  'max-body-bytes': { type: 'string', env: 'MAX_BODY_BYTES' },
+} as const;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.entries(OPTIONS).map(([k, v]) => [k, { type: v.type }])) as Record<keyof typeof OPTIONS, { type: 'string' }>,
+    strict: true,
+    allowPositionals: false,
+  });
+  const get = (name: keyof typeof OPTIONS) => values[name] ?? env[OPTIONS[name].env];
+  const int = (name: keyof typeof OPTIONS, fallback: number, min: number) => {
+    const raw = get(name);
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`${OPTIONS[name].env} / --${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const durability = get('durability') ?? DEFAULT_CONFIG.durability;
+  if (durability !== 'fsync' && durability !== 'none') throw new ConfigError(`DURABILITY / --durability must be fsync or none, got ${JSON.stringify(durability)}`);
+  const port = int('port', DEFAULT_CONFIG.port, 0);
+  if (port > 65_535) throw new ConfigError(`PORT must be at most 65535, got ${port}`);
+  return {
+    host: get('host') || DEFAULT_CONFIG.host,
+    port,
+    dataDir: resolve(get('data') || DEFAULT_CONFIG.dataDir),
+    durability,
+    snapshotInterval: int('snapshot-interval', DEFAULT_CONFIG.snapshotInterval, 1),
+    queueLimit: int('queue-limit', DEFAULT_CONFIG.queueLimit, 1),
+    maxBodyBytes: int('max-body-bytes', DEFAULT_CONFIG.maxBodyBytes, 1024),
+  };
+}
