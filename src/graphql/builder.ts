@@ -2,12 +2,14 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
+import type { LiveHub } from '../live/liveHub.ts';
 import type { PointInTime } from '../projection/pointInTime.ts';
 import type { LedgerStore } from '../store/ledgerStore.ts';
 
 export interface Context {
   readonly store: LedgerStore;
   readonly pointInTime: PointInTime;
+  readonly live: LiveHub;
 }
 
 export const builder = new SchemaBuilder<{
@@ -27,3 +29,4 @@ export const builder = new SchemaBuilder<{
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});

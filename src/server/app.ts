@@ -6,11 +6,14 @@ import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Context } from '../graphql/builder.ts';
 import { schema } from '../graphql/schema.ts';
+import { sharedSubscribe } from '../graphql/sharedSubscriptions.ts';
+import { LiveHub } from '../live/liveHub.ts';
 import { PointInTime } from '../projection/pointInTime.ts';
 import { Snapshotter } from '../projection/snapshots.ts';
 import { LedgerStore } from '../store/ledgerStore.ts';
@@ -31,6 +34,13 @@ export const QUERY_LIMITS = {
 const CONNECTION_INIT_WAIT_MS = 3_000; // 3 seconds
 /** WebSocket close code 1001: the server is going away. */
 const GOING_AWAY = 1001;
+/** WebSocket close code 1013: try again later (too many connections). */
+const TRY_AGAIN_LATER = 1013;
+/** Open graphql-ws connections, and subscriptions on each. */
+export const MAX_CONNECTIONS = 10_000;
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
+/** Ping interval on idle WebSockets. */
+const KEEP_ALIVE_MS = 12_000; // 12 seconds
 
 export interface App {
   readonly store: LedgerStore;
@@ -44,7 +54,8 @@ export function buildApp(config: Config) {
     async start(): Promise<App> {
       const store = await LedgerStore.open(config.dataDir, { durability: config.durability, queueLimit: config.queueLimit });
       const snapshotter = await Snapshotter.start(store, config.snapshotInterval);
-      const context: Context = { store, pointInTime: new PointInTime(store) };
+      const live = new LiveHub(store);
+      const context: Context = { store, pointInTime: new PointInTime(store), live };
       const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, Context>({
         schema,
         graphqlEndpoint: GRAPHQL_PATH,
@@ -65,7 +76,10 @@ export function buildApp(config: Config) {
       const wsServer = attachGraphqlWs(wss, yoga);
       server.on('upgrade', (req, socket, head) => {
         if (new URL(req.url ?? '/', 'http://x').pathname !== GRAPHQL_PATH) return socket.destroy();
-        wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          if (wss.clients.size > MAX_CONNECTIONS) return ws.close(TRY_AGAIN_LATER, `at most ${MAX_CONNECTIONS} connections`);
+          wss.emit('connection', ws, req);
+        });
       });
 
       await new Promise<void>((resolve, reject) => {
@@ -90,6 +104,7 @@ export function buildApp(config: Config) {
             await Promise.race([closed, new Promise((r) => setTimeout(r, 5_000).unref())]);
             server.closeAllConnections();
             await snapshotter.stop();
+            live.close();
             await store.close();
           })()),
       };
@@ -126,8 +141,11 @@ function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<any, any
     {
       connectionInitWaitTimeout: CONNECTION_INIT_WAIT_MS,
       execute: (args: any) => args.rootValue.execute(args),
-      subscribe: (args: any) => args.rootValue.subscribe(args),
+      subscribe: (args: any) => sharedSubscribe(args) as any,
       onSubscribe: async (ctx, _id, params) => {
+        if (Object.keys(ctx.subscriptions).length >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+          return [new GraphQLError(`at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -148,5 +166,6 @@ function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<any, any
       },
     },
     wss,
+    KEEP_ALIVE_MS,
   );
 }

@@ -1,6 +1,7 @@
 // How values are laid out in bytes. Events are MessagePack (msgpackr: ~3x faster than JSON to encode
 // and decode here, see `npm run bench`); small fixed-shape index values are plain binary. Every
 // stored structure that outlives a release carries a format version byte first.
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { EVENT_TYPES, type EventType, type RecordedEvent } from '../domain/events.ts';
@@ -51,8 +52,12 @@ export function decodeEvent(bytes: Buffer): RecordedEvent {
   if (!Array.isArray(tuple) || !EVENT_TYPE_SET.has(type) || !Number.isSafeInteger(seq)) {
     throw new StoreError('STORE_CORRUPT', `an event record has an unexpected shape: ${JSON.stringify(tuple).slice(0, 200)}`);
   }
+  const current = upcast(type, schemaVersion, data);
+  // Every field spelled out, in one fixed order (not `...upcast(…)`): one hidden class for every
+  // decoded event, which replay and everything that reads events afterwards are much faster on.
   return {
-    ...upcast(type, schemaVersion, data),
+    type: current.type,
+    data: current.data,
     sequence: seq as Sequence,
     id,
     timestamp,
@@ -61,8 +66,11 @@ export function decodeEvent(bytes: Buffer): RecordedEvent {
   } as RecordedEvent;
 }
 
+// crypto.hash (Node ≥ 20.12) is a one-shot digest, about twice as fast as a Hash object per event.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'buffer') => Buffer }).hash;
+
 export const chainHash = (previous: Buffer, eventBytes: Buffer): Buffer =>
-  createHash('sha256').update(previous).update(eventBytes).digest();
+  oneShotHash ? oneShotHash('sha256', Buffer.concat([previous, eventBytes], previous.length + eventBytes.length), 'buffer') : createHash('sha256').update(previous).update(eventBytes).digest();
 
 /**
  * A log block holds every event of one committed batch, so an append is one key and a replay reads

@@ -15,7 +15,8 @@ export class DerivedRows {
   readonly events: RecordedEvent[] = [];
   /** Transaction ids used by this batch so far, so a second use inside the batch is caught too. */
   readonly pendingTransactions = new Map<string, PriorTransaction>();
-  private readonly history: AccountState[] = [];
+  /** For each event in order, its accounts right after it. */
+  readonly history: AccountState[] = [];
   private readonly transactions: string[] = [];
 
   mark() {

@@ -98,10 +98,11 @@ export class LedgerStore {
     const rocks = await Rocks.open(dir);
     try {
       await checkFormat(rocks);
-      const headBytes = await rocks.get(metaKey('head'));
-      const head: Head = headBytes ? decodeHead(headBytes) : { sequence: sequence(0), hash: GENESIS_HASH, timestamp: 0 };
       const projection = await rocks.get(metaKey('projection'));
       if (!projection || projection.readUInt32BE(0) !== PROJECTION_FORMAT) await rebuildProjection(rocks);
+      // Read after any rebuild, which rewrites the head: one cut short by a crash may have left it mid-log.
+      const headBytes = await rocks.get(metaKey('head'));
+      const head: Head = headBytes ? decodeHead(headBytes) : { sequence: sequence(0), hash: GENESIS_HASH, timestamp: 0 };
       const state = await loadProjection(rocks, head);
       return new LedgerStore(rocks, state, head, { ...DEFAULT_STORE_OPTIONS, ...options });
     } catch (err) {
@@ -209,8 +210,14 @@ export class LedgerStore {
 
   /** The sequences of account `id`'s events after `after`, in order, at most `limit`. */
   async accountSequences(id: AccountId, after: number, limit: number): Promise<Sequence[]> {
-    const out: Sequence[] = [];
-    for await (const [key] of this.rocks.range({ gt: historyKey(id, after), lte: historyEnd(id), limit })) out.push(sequenceOfHistoryKey(key));
+    return (await this.accountHistory(id, after, limit)).map((h) => h.sequence);
+  }
+
+  /** Account `id` right after each of its events with after < sequence ≤ to, in order, at most `limit`. */
+  async accountHistory(id: AccountId, after: number, limit: number, to = Number.MAX_SAFE_INTEGER): Promise<(HistoryEntry & { sequence: Sequence })[]> {
+    const out: (HistoryEntry & { sequence: Sequence })[] = [];
+    const range = { gt: historyKey(id, after), lte: to >= Number.MAX_SAFE_INTEGER ? historyEnd(id) : historyKey(id, to), limit };
+    for await (const [key, value] of this.rocks.range(range)) out.push({ ...decodeHistory(value), sequence: sequenceOfHistoryKey(key) });
     return out;
   }
 

@@ -67,7 +67,9 @@ export const toLedgerError = (error: DomainError): LedgerError => new CLASSES[er
 export const errorTypeName = (code: ErrorCode): string =>
   `${code.toLowerCase().replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase())}Error`;
 
-const withAccount = { accountId: (t: any) => t.exposeID('accountId' as never, { resolve: (e: LedgerError) => (e.error as { accountId: string }).accountId }) };
+// t.id with a resolver, not t.exposeID: an exposed field reads `accountId` off the LedgerError itself
+// (ignoring any resolve option), where it is undefined — the field must read it off `error`.
+const withAccount = { accountId: (t: any) => t.id({ resolve: (e: LedgerError) => (e.error as { accountId: string }).accountId }) };
 
 builder.objectType(AccountNotFoundError, { name: 'AccountNotFoundError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });
 builder.objectType(AccountAlreadyExistsError, { name: 'AccountAlreadyExistsError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });

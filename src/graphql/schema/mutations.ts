@@ -120,10 +120,12 @@ async function execute(ctx: Context, commands: Command[], atomic: boolean): Prom
     const results = await ctx.store.execute(commands, { atomic });
     return results.map((r, i) => toPayload(commands[i]!, r));
   } catch (err) {
-    // The writer failed (I/O): the command did not commit. Say so plainly; it is safe to retry.
+    // The writer failed (I/O) or is closing: the command did not commit. Say so plainly; it is safe to
+    // retry. The cause goes to the log, not into the error: yoga masks every error that wraps a
+    // non-GraphQL one as "Unexpected error.", which would hide this message from the client.
+    console.error('evledger: a write failed, its commands were not applied:', err);
     throw new GraphQLError('The ledger could not store the command; nothing was appended. Retry with the same transactionId.', {
       extensions: { code: 'STORE_UNAVAILABLE' },
-      originalError: err as Error,
     });
   }
 }

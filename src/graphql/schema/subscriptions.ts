@@ -1,0 +1,146 @@
+// Subscriptions: projection deltas pushed as events commit, resumable from any sequence. Over SSE
+// (yoga) each subscriber is executed on its own; over graphql-ws the server shares execution between
+// subscribers of one operation (see ../sharedSubscriptions.ts) — both take their topics from here.
+import { GraphQLError } from 'graphql';
+import type { EventType, RecordedEvent } from '../../domain/events.ts';
+import { SubscriptionTooSlow } from '../../live/liveSubscription.ts';
+import { accountUpdatesTopic, eventsTopic, ledgerUpdatesTopic, type AccountChange, type AccountUpdate, type LedgerUpdate, type Topic } from '../../live/topics.ts';
+import { builder, type Context } from '../builder.ts';
+import { AccountStatusEnum, CurrencyTotalRef, checkId } from './accounts.ts';
+import { EventInterface, EventTypeEnum } from './events.ts';
+import { badInput } from './scalars.ts';
+
+/** Accounts one subscription may watch. */
+export const MAX_SUBSCRIBED_ACCOUNTS = 100;
+
+const AccountUpdateRef = builder.objectRef<AccountUpdate>('AccountUpdate').implement({
+  description: 'One event touching a watched account.',
+  fields: (t) => ({
+    sequence: t.field({ type: 'Sequence', resolve: (u) => u.sequence }),
+    accountId: t.exposeID('accountId'),
+    change: t.field({ type: 'Money', description: 'Signed effect on the balance (negative for a debit).', resolve: (u) => u.change }),
+    balance: t.field({ type: 'Money', resolve: (u) => u.balance }),
+    version: t.exposeInt('version'),
+    status: t.field({ type: AccountStatusEnum, resolve: (u) => u.status }),
+    event: t.field({ type: EventInterface, resolve: (u) => u.event }),
+    head: t.field({ type: 'Sequence', description: 'The head of the log when this was sent: equal to `sequence` once live.', resolve: (u) => u.head }),
+  }),
+});
+
+const AccountChangeRef = builder.objectRef<AccountChange>('AccountChange').implement({
+  fields: (t) => ({
+    accountId: t.exposeID('accountId'),
+    change: t.field({ type: 'Money', description: 'Net change over the batch (signed).', resolve: (a) => a.change }),
+    balance: t.field({ type: 'Money', resolve: (a) => a.balance }),
+    version: t.exposeInt('version'),
+    status: t.field({ type: AccountStatusEnum, resolve: (a) => a.status }),
+  }),
+});
+
+const LedgerUpdateRef = builder.objectRef<LedgerUpdate>('LedgerUpdate').implement({
+  description: 'One committed batch: every account it changed, once, and the new totals.',
+  fields: (t) => ({
+    fromSequence: t.field({ type: 'Sequence', resolve: (u) => u.fromSequence }),
+    toSequence: t.field({ type: 'Sequence', resolve: (u) => u.toSequence }),
+    accounts: t.field({ type: [AccountChangeRef], resolve: (u) => [...u.accounts] }),
+    totals: t.field({ type: [CurrencyTotalRef], resolve: (u) => [...u.totals] }),
+    accountCount: t.exposeInt('accountCount'),
+    batches: t.exposeInt('batches', { description: 'Committed batches covered: more than 1 when a slow subscriber’s pending batches were merged.' }),
+    head: t.field({ type: 'Sequence', resolve: (u) => u.head }),
+  }),
+});
+
+export interface TopicRequest {
+  readonly topic: Topic<unknown>;
+  readonly afterSequence: number | null;
+}
+
+function afterSequenceOf(value: number | null | undefined, ctx: Context): number | null {
+  if (value == null) return null;
+  if (value > ctx.store.head) throw badInput(`afterSequence ${value} is past the head of the log (${ctx.store.head})`, { argument: 'afterSequence' });
+  return value;
+}
+
+function accountSet(ids: readonly string[] | null | undefined, required: boolean): Set<string> | null {
+  if (ids == null || (ids.length === 0 && !required)) return null;
+  if (ids.length === 0 || ids.length > MAX_SUBSCRIBED_ACCOUNTS) {
+    throw badInput(`accountIds must list 1 to ${MAX_SUBSCRIBED_ACCOUNTS} accounts, got ${ids.length}`, { argument: 'accountIds' });
+  }
+  return new Set(ids.map((id) => checkId('accountIds', id)));
+}
+
+/** The topic and starting point a subscription field's arguments ask for; throws BAD_USER_INPUT. */
+export function topicFor(field: string, args: Record<string, any>, ctx: Context): TopicRequest {
+  const afterSequence = afterSequenceOf(args.afterSequence, ctx);
+  switch (field) {
+    case 'accountUpdates':
+      return { topic: accountUpdatesTopic(ctx.store, accountSet(args.accountIds, true)!) as Topic<unknown>, afterSequence };
+    case 'ledgerUpdates':
+      return { topic: ledgerUpdatesTopic(ctx.store) as Topic<unknown>, afterSequence };
+    case 'events': {
+      const types = args.types?.length ? new Set<EventType>(args.types) : null;
+      return { topic: eventsTopic(ctx.store, { accountIds: accountSet(args.accountIds, false), types }) as Topic<unknown>, afterSequence };
+    }
+    default:
+      throw new Error(`no topic for subscription field ${field}`);
+  }
+}
+
+/** The error a subscriber gets when it is stopped for falling too far behind. */
+export const tooSlowError = (err: SubscriptionTooSlow) =>
+  new GraphQLError(err.message, { extensions: { code: err.code, resumeAfterSequence: err.resumeAfterSequence } });
+
+/** Marks the end of a stream that failed: resolving it raises the error as the last message. */
+class Failed {
+  constructor(readonly error: GraphQLError) {}
+}
+
+/** Payloads of a subscriber's own stream (SSE path); a too-slow failure becomes a last error message. */
+async function* payloads(field: string, args: Record<string, any>, ctx: Context): AsyncGenerator<unknown> {
+  const { topic, afterSequence } = topicFor(field, args, ctx);
+  const subscription = ctx.live.subscribe(topic, afterSequence);
+  try {
+    for await (const item of subscription) yield item.payload;
+  } catch (err) {
+    if (err instanceof SubscriptionTooSlow) yield new Failed(tooSlowError(err));
+    else throw err;
+  } finally {
+    await subscription.return();
+  }
+}
+
+const unwrap = <T>(payload: unknown): T => {
+  if (payload instanceof Failed) throw payload.error;
+  return payload as T;
+};
+
+builder.subscriptionFields((t) => ({
+  accountUpdates: t.field({
+    type: AccountUpdateRef,
+    description: 'One update per event touching a listed account. With afterSequence: the log after it first, then live, no gap, no repeat.',
+    args: {
+      accountIds: t.arg.idList({ required: true }),
+      afterSequence: t.arg({ type: 'Sequence' }),
+    },
+    subscribe: (_, args, ctx) => payloads('accountUpdates', args, ctx),
+    resolve: (payload) => unwrap<AccountUpdate>(payload),
+  }),
+  ledgerUpdates: t.field({
+    type: LedgerUpdateRef,
+    description: 'One update per committed batch (slow subscribers get pending batches merged into one).',
+    args: { afterSequence: t.arg({ type: 'Sequence' }) },
+    subscribe: (_, args, ctx) => payloads('ledgerUpdates', args, ctx),
+    resolve: (payload) => unwrap<LedgerUpdate>(payload),
+  }),
+  events: t.field({
+    type: EventInterface,
+    description: 'Every matching event, in sequence order.',
+    args: {
+      afterSequence: t.arg({ type: 'Sequence' }),
+      accountIds: t.arg.idList(),
+      types: t.arg({ type: [EventTypeEnum] }),
+    },
+    subscribe: (_, args, ctx) => payloads('events', args, ctx),
+    resolve: (payload) => unwrap<RecordedEvent>(payload),
+  }),
+}));
