@@ -91,7 +91,7 @@ export function decide(command: Command, ctx: DecisionContext): Decision {
   }
 }
 
-/** Not found, closed, or not at the version the caller last saw — in that order of precedence. */
+/** Not found, not at the version the caller last saw, or closed — in that order of precedence. */
 function refuseUnusable(id: AccountId, account: AccountState | undefined, expectedVersion: number | null | undefined): Decision | null {
   if (!account) return reject({ code: 'ACCOUNT_NOT_FOUND', accountId: id });
   if (expectedVersion != null && expectedVersion !== account.version) {
