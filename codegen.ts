@@ -19,6 +19,13 @@ const config: CodegenConfig = {
       presetConfig: { fragmentMasking: false },
       config: { scalars, enumsAsTypes: true, useTypeImports: true },
     },
+    // The browser gets plain query strings (no graphql-js in the bundle): graphql-ws and fetch send them as they are.
+    'web-demo/src/generated/': {
+      documents: ['web-demo/src/**/*.graphql'],
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: { scalars, enumsAsTypes: true, useTypeImports: true, documentMode: 'string' },
+    },
   },
 };
 

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from './server/app.ts';
 import { ConfigError, loadConfig } from './server/config.ts';
+import { ensureWebDemoBuilt } from './server/webDemoBuild.ts';
 
 const SCHEMA_FILE = fileURLToPath(new URL('../schema/schema.graphql', import.meta.url));
 
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(argv: string[]): Promise<number> {
   const config = loadConfig(argv);
+  // The API does not need the page: if the build fails, say so and serve without it.
+  await ensureWebDemoBuilt().catch((err) => console.error(`evledger: could not build the web demo (${(err as Error).message}); / shows a placeholder`));
   const app = await buildApp(config).start();
   console.log(`evledger serving ${app.url}/graphql (GraphiQL), ${app.url}/ (demo), store ${config.dataDir} at head ${app.store.head}`);
   let signals = 0;

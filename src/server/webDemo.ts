@@ -34,7 +34,7 @@ export function serveWebDemo(req: IncomingMessage, res: ServerResponse): void {
   }
   if (path === '/' || path === '/index.html') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>evledger</title><h1>evledger</h1><p>The ledger is running. Open <a href="/graphql">GraphiQL</a>.</p>');
+    res.end('<!doctype html><title>evledger</title><h1>evledger</h1><p>The ledger is running. Open <a href="/graphql">GraphiQL</a>, or build the web demo with <code>npm run build:web</code>.</p>');
     return;
   }
   res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
