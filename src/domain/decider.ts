@@ -117,12 +117,16 @@ export function evolve(state: AccountState | undefined, event: RecordedEvent, id
     };
   }
   if (!state) throw new Error(`event ${event.sequence} (${event.type}) for account ${id}, which was never opened`);
+  // Every field spelled out in one order (not `...state`): one hidden class for all account states,
+  // which the fold runs several times faster on (`npm run bench -- engine:replay`).
   const next = (balance: number, status = state.status): AccountState => ({
-    ...state,
+    id: state.id,
+    currency: state.currency,
     balance: money(balance),
     status,
     version: state.version + 1,
     lastSequence: event.sequence,
+    openedSequence: state.openedSequence,
   });
   switch (event.type) {
     case 'DEPOSITED':

@@ -9,10 +9,18 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const leveldown = require('rocksdb') as (location: string) => NativeDb;
+// Iterators use the binding's own functions (those its Iterator class wraps): that class hands each
+// entry over in its own process.nextTick callback, while the binding returns a whole batch (up to
+// 1,000 entries or 16 KiB) in one array. Same native iterator, snapshot and close() handling; a cold
+// start-up, which reads every projection row, took about half as long (`npm run bench -- engine:store`).
+const binding = require('rocksdb/binding') as NativeBinding;
 
-interface NativeIterator {
-  next(cb: (err: Error | undefined, key?: Buffer, value?: Buffer) => void): void;
-  end(cb: (err?: Error) => void): void;
+type NativeIterator = { readonly __nativeIterator: unique symbol };
+interface NativeBinding {
+  iterator_init(db: unknown, options: object): NativeIterator;
+  /** A batch of entries laid out last entry first, value before key; `finished` when no more follow. */
+  iterator_next(it: NativeIterator, cb: (err: Error | null, entries: Buffer[], finished: boolean) => void): void;
+  iterator_end(it: NativeIterator, cb: (err?: Error) => void): void;
 }
 interface NativeChainedBatch {
   put(key: Buffer, value: Buffer): void;
@@ -20,13 +28,13 @@ interface NativeChainedBatch {
   write(options: object, cb: (err?: Error) => void): void;
 }
 interface NativeDb {
+  readonly context: unknown;
   open(options: object, cb: (err?: Error) => void): void;
   close(cb: (err?: Error) => void): void;
   get(key: Buffer, options: object, cb: (err: Error | undefined, value?: Buffer) => void): void;
   getMany(keys: Buffer[], options: object, cb: (err: Error | undefined, values?: (Buffer | undefined)[]) => void): void;
   batch(): NativeChainedBatch;
   clear(options: object, cb: (err?: Error) => void): void;
-  iterator(options: object): NativeIterator;
   getProperty(property: string): string;
 }
 
@@ -134,24 +142,48 @@ export class Rocks {
    */
   async *range(options: RangeOptions): AsyncGenerator<[Buffer, Buffer]> {
     this.assertOpen();
-    const it = this.db.iterator({ ...options, keyAsBuffer: true, valueAsBuffer: true, limit: options.limit ?? -1 });
+    const it = this.iterator(options);
     try {
       for (;;) {
-        const entry = await new Promise<[Buffer, Buffer] | undefined>((resolve, reject) =>
-          it.next((err, key, value) => (err ? reject(new StoreError('STORE_IO', err.message, { cause: err })) : resolve(key ? [key, value!] : undefined))),
+        const [entries, finished] = await new Promise<[Buffer[], boolean]>((resolve, reject) =>
+          binding.iterator_next(it, (err, entries, finished) => (err ? reject(new StoreError('STORE_IO', err.message, { cause: err })) : resolve([entries, finished]))),
         );
-        if (!entry) return;
-        yield entry;
+        for (let i = entries.length - 1; i > 0; i -= 2) yield [entries[i]!, entries[i - 1]!];
+        if (finished) return;
       }
     } finally {
-      await new Promise<void>((resolve) => it.end(() => resolve()));
+      endInBackground(it);
     }
   }
 
   /** The last entry at or below `lte` and at or above `gte` (one reverse seek), if any. */
-  async last(gte: Buffer, lte: Buffer): Promise<[Buffer, Buffer] | undefined> {
-    for await (const entry of this.range({ gte, lte, reverse: true, limit: 1 })) return entry;
-    return undefined;
+  last(gte: Buffer, lte: Buffer): Promise<[Buffer, Buffer] | undefined> {
+    this.assertOpen();
+    // One native call and one callback, not range(): this is every point-in-time read.
+    const it = this.iterator({ gte, lte, reverse: true, limit: 1 });
+    return new Promise((resolve, reject) =>
+      binding.iterator_next(it, (err, entries) => {
+        endInBackground(it);
+        if (err) reject(new StoreError('STORE_IO', err.message, { cause: err }));
+        else resolve(entries.length >= 2 ? [entries[entries.length - 1]!, entries[entries.length - 2]!] : undefined);
+      }),
+    );
+  }
+
+  /** A native iterator, with the options abstract-leveldown's iterator() would have passed it. */
+  private iterator(options: RangeOptions): NativeIterator {
+    const native: Record<string, unknown> = {
+      reverse: !!options.reverse,
+      keys: options.keys !== false,
+      values: options.values !== false,
+      limit: options.limit ?? -1,
+      keyAsBuffer: true,
+      valueAsBuffer: true,
+    };
+    for (const bound of ['gt', 'gte', 'lt', 'lte'] as const) {
+      if (bound in options) native[bound] = Buffer.isBuffer(options[bound]) ? options[bound] : String(options[bound]);
+    }
+    return binding.iterator_init(this.db.context, native);
   }
 
   /** Deletes every key in [gte, lt). */
@@ -173,6 +205,14 @@ export class Rocks {
   private assertOpen(): void {
     if (!this.isOpen) throw new StoreError('STORE_NOT_OPEN', `the store at ${this.location} is not open`);
   }
+}
+
+/**
+ * Ends an iterator without waiting: the entries read are already ours, ending only frees its snapshot
+ * on the thread pool, and the binding's close() ends any iterator still open and waits for every end.
+ */
+function endInBackground(it: NativeIterator): void {
+  binding.iterator_end(it, () => {});
 }
 
 function translateOpenError(location: string, err: Error): StoreError {
