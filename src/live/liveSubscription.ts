@@ -37,7 +37,11 @@ export class LiveSubscription<P> implements AsyncIterableIterator<Item<P>> {
   private lastSequence: number;
   private lastPart = Number.MAX_SAFE_INTEGER;
   private behindSince: number | null = null;
-  private failure: SubscriptionTooSlow | null = null;
+  /** Set when stopped for being too slow: the rest of the last sequence is read, then the error thrown. */
+  private failed = false;
+  private finishingRead: AsyncIterator<Item<P>> | null = null;
+  /** The head when this subscribed: live messages up to it (in flight to a shared group) are the log's. */
+  private readonly liveAfter: number;
   private finished = false;
   private wake: (() => void) | null = null;
   private readonly unsubscribe: () => void;
@@ -52,6 +56,7 @@ export class LiveSubscription<P> implements AsyncIterableIterator<Item<P>> {
     // Same tick: register, then read the head. Everything live is after it.
     this.unsubscribe = source((items) => this.push(items));
     const head = this.readHead();
+    this.liveAfter = head;
     this.lastSequence = afterSequence ?? head;
     if (afterSequence !== null && afterSequence < head) this.catchUp = this.readLog(afterSequence, head);
   }
@@ -72,12 +77,22 @@ export class LiveSubscription<P> implements AsyncIterableIterator<Item<P>> {
 
   async next(): Promise<IteratorResult<Item<P>>> {
     for (;;) {
-      if (this.failure) {
-        const failure = this.failure;
+      if (this.finished) return { done: true, value: undefined };
+      if (this.failed) {
+        // Deliver the rest of the last sequence first (the other side of a transfer), so that resuming
+        // after it is exact; then stop, once.
+        if (this.lastPart !== Number.MAX_SAFE_INTEGER) {
+          this.finishingRead ??= this.readLog(this.lastSequence - 1, this.lastSequence);
+          const r = await this.finishingRead.next();
+          if (!r.done) {
+            if (this.deliverable(r.value)) return this.deliver(r.value);
+            continue;
+          }
+        }
+        const failure = new SubscriptionTooSlow(this.lastSequence);
         this.finish();
         throw failure;
       }
-      if (this.finished) return { done: true, value: undefined };
       if (this.catchUp) {
         const r = await this.catchUp.next();
         if (!r.done) {
@@ -86,7 +101,7 @@ export class LiveSubscription<P> implements AsyncIterableIterator<Item<P>> {
         }
         this.catchUp = null;
         if (this.catchUpAgainTo > this.lastSequence) {
-          this.catchUp = this.readLog(this.lastSequence, this.catchUpAgainTo);
+          this.catchUp = this.readLog(this.resumePoint(), this.catchUpAgainTo);
           this.catchUpAgainTo = 0;
           continue;
         }
@@ -97,6 +112,7 @@ export class LiveSubscription<P> implements AsyncIterableIterator<Item<P>> {
         if (this.deliverable(item)) return this.deliver(item);
         continue;
       }
+      this.behindSince = null; // caught up with live
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = null;
     }
@@ -108,8 +124,10 @@ export class LiveSubscription<P> implements AsyncIterableIterator<Item<P>> {
   }
 
   private push(items: Item<P>[]): void {
-    if (this.finished || items.length === 0) return;
-    for (const item of items) this.queue.push(item);
+    if (this.finished || this.failed || items.length === 0) return;
+    // A shared group's messages reach a new member late: those up to the head it started from are the log's
+    // (or before its start), and must not be merged into a coalesced message.
+    for (const item of items) if (item.sequence > this.liveAfter) this.queue.push(item);
     if (this.queue.length > this.options.queueLimit) this.fallBehind();
     this.wake?.();
   }
@@ -128,11 +146,20 @@ export class LiveSubscription<P> implements AsyncIterableIterator<Item<P>> {
     this.queue = [];
     const head = this.readHead();
     if (this.catchUp) this.catchUpAgainTo = head;
-    else this.catchUp = this.readLog(this.lastSequence, head);
+    else this.catchUp = this.readLog(this.resumePoint(), head);
+  }
+
+  /**
+   * Where to read the log from to continue after the last delivered message: its own sequence again,
+   * as the dropped queue may have held the other side of the transfer it was one side of (the seam
+   * guard drops the side already delivered).
+   */
+  private resumePoint(): number {
+    return this.lastPart === Number.MAX_SAFE_INTEGER ? this.lastSequence : this.lastSequence - 1;
   }
 
   private fail(): void {
-    this.failure = new SubscriptionTooSlow(this.lastSequence);
+    this.failed = true;
     this.queue = [];
     this.unsubscribe();
     this.wake?.();
@@ -159,7 +186,9 @@ export class LiveSubscription<P> implements AsyncIterableIterator<Item<P>> {
     this.queue = [];
     this.unsubscribe();
     void this.catchUp?.return?.();
+    void this.finishingRead?.return?.();
     this.catchUp = null;
+    this.finishingRead = null;
     this.wake?.();
   }
 }

@@ -125,6 +125,10 @@ export function accountUpdatesTopic(store: LedgerStore, accountIds: ReadonlySet<
           entries.push({ id: next.id, h: next.buffer.shift()! });
           if (next.buffer.length === 0 && !next.done) break; // refill before merging further
         }
+        // Never end a chunk between the two sides of a transfer: the seam guard would take the second
+        // side delivered first as the later one and drop the other.
+        const lastTaken = entries[entries.length - 1]?.h.sequence;
+        for (const c of cursors) if (lastTaken !== undefined && c.buffer[0]?.sequence === lastTaken) entries.push({ id: c.id, h: c.buffer.shift()! });
         if (entries.length === 0) return;
         const events = await store.eventsAt(entries.map((e) => e.h.sequence));
         const head = store.head;

@@ -6,12 +6,13 @@ import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Context } from '../graphql/builder.ts';
 import { schema } from '../graphql/schema.ts';
+import { subscriptionHeadPlugin } from '../graphql/schema/subscriptions.ts';
 import { sharedSubscribe } from '../graphql/sharedSubscriptions.ts';
 import { LiveHub } from '../live/liveHub.ts';
 import { PointInTime } from '../projection/pointInTime.ts';
@@ -28,6 +29,16 @@ export const QUERY_LIMITS = {
   maxAliases: 30,
   maxCost: 50_000,
   maxTokens: 5_000,
+};
+
+/**
+ * graphql-armor throws its depth / alias / cost errors out of validation as "Syntax Error: …", which
+ * yoga answers with status 200 and no code. Reported as validation errors, they get what every other
+ * validation failure gets: 400 (for application/graphql-response+json), code GRAPHQL_VALIDATION_FAILED.
+ */
+const REJECT_AS_VALIDATION_ERROR = {
+  propagateOnRejection: false,
+  onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')))],
 };
 
 /** How long a WebSocket may stay open without sending connection_init. */
@@ -63,11 +74,17 @@ export function buildApp(config: Config) {
         graphiql: { title: 'evledger', subscriptionsProtocol: 'WS' },
         landingPage: false,
         logging: 'warn',
+        // handle() already refuses bodies over maxBodyBytes (413, by Content-Length) and chunked POSTs
+        // (411), so yoga's own limit could never trigger — yet it pipes every body through a
+        // TransformStream (a stream pipeline, an AbortController and a DOMException per request): ≈ 30 %
+        // of the server's CPU for a deposit (`npm run bench -- api`).
+        maxRequestBodySize: false,
         plugins: [
-          maxDepthPlugin({ n: QUERY_LIMITS.maxDepth, exposeLimits: true }),
-          maxAliasesPlugin({ n: QUERY_LIMITS.maxAliases, exposeLimits: true }),
-          costLimitPlugin({ maxCost: QUERY_LIMITS.maxCost, exposeLimits: true }),
+          maxDepthPlugin({ n: QUERY_LIMITS.maxDepth, exposeLimits: true, ...REJECT_AS_VALIDATION_ERROR }),
+          maxAliasesPlugin({ n: QUERY_LIMITS.maxAliases, exposeLimits: true, ...REJECT_AS_VALIDATION_ERROR }),
+          costLimitPlugin({ maxCost: QUERY_LIMITS.maxCost, exposeLimits: true, ...REJECT_AS_VALIDATION_ERROR }),
           maxTokensPlugin({ n: QUERY_LIMITS.maxTokens, exposeLimits: true }),
+          subscriptionHeadPlugin,
         ],
       });
 
@@ -143,7 +160,7 @@ function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<any, any
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => sharedSubscribe(args) as any,
       onSubscribe: async (ctx, _id, params) => {
-        if (Object.keys(ctx.subscriptions).length >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_CONNECTION) { // this one is already in the count
           return [new GraphQLError(`at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({

@@ -130,18 +130,16 @@ export class LedgerStore {
       if (problem) throw new InvalidCommandError(problem);
     }
     const decided = await this.pipeline.submit(commands, options.atomic ?? false);
-    return Promise.all(
-      decided.map(async (d): Promise<CommandResult> => {
-        switch (d.kind) {
-          case 'appended':
-            return { ok: true, sequence: d.event.sequence, event: d.event, accounts: d.accounts, replayed: false };
-          case 'rejected':
-            return { ok: false, error: d.error };
-          case 'replayed':
-            return { ...(await this.resultAt(d.sequence)), replayed: true };
-        }
-      }),
-    );
+    const results = new Array<CommandResult>(decided.length);
+    let replays: Promise<void>[] | null = null;
+    decided.forEach((d, i) => {
+      if (d.kind === 'appended') results[i] = { ok: true, sequence: d.event.sequence, event: d.event, accounts: d.accounts, replayed: false };
+      else if (d.kind === 'rejected') results[i] = { ok: false, error: d.error };
+      else (replays ??= []).push(this.resultAt(d.sequence).then((r) => void (results[i] = r)));
+    });
+    // Only a retried transaction needs a read (its original result); the rest answer at once.
+    if (replays) await Promise.all(replays);
+    return results;
   }
 
   async executeOne(command: Command): Promise<CommandResult> {

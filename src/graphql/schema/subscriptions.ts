@@ -2,6 +2,7 @@
 // (yoga) each subscriber is executed on its own; over graphql-ws the server shares execution between
 // subscribers of one operation (see ../sharedSubscriptions.ts) — both take their topics from here.
 import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 import type { EventType, RecordedEvent } from '../../domain/events.ts';
 import { SubscriptionTooSlow } from '../../live/liveSubscription.ts';
 import { accountUpdatesTopic, eventsTopic, ledgerUpdatesTopic, type AccountChange, type AccountUpdate, type LedgerUpdate, type Topic } from '../../live/topics.ts';
@@ -90,23 +91,47 @@ export function topicFor(field: string, args: Record<string, any>, ctx: Context)
 export const tooSlowError = (err: SubscriptionTooSlow) =>
   new GraphQLError(err.message, { extensions: { code: err.code, resumeAfterSequence: err.resumeAfterSequence } });
 
+/**
+ * Yoga plugin for the SSE path: the log head in every subscription message's `extensions`, as
+ * sharedSubscribe gives graphql-ws (`events` has no `head` field: this is how its client knows it is live).
+ */
+export const subscriptionHeadPlugin: Plugin<Context> = {
+  onSubscribe: () => ({
+    onSubscribeResult: () => ({
+      onNext: ({ args, result, setResult }) => setResult({ ...result, extensions: { ...result.extensions, head: args.contextValue.store.head } }),
+    }),
+  }),
+};
+
 /** Marks the end of a stream that failed: resolving it raises the error as the last message. */
 class Failed {
   constructor(readonly error: GraphQLError) {}
 }
 
-/** Payloads of a subscriber's own stream (SSE path); a too-slow failure becomes a last error message. */
-async function* payloads(field: string, args: Record<string, any>, ctx: Context): AsyncGenerator<unknown> {
+/**
+ * Payloads of a subscriber's own stream (SSE path); a too-slow failure becomes a last error message.
+ * An iterator rather than an async generator: a generator's return() waits until it next yields, so a
+ * client that left a quiet topic stayed subscribed (listener, queue) until a message came, if ever.
+ */
+function payloads(field: string, args: Record<string, any>, ctx: Context): AsyncIterableIterator<unknown> {
   const { topic, afterSequence } = topicFor(field, args, ctx);
   const subscription = ctx.live.subscribe(topic, afterSequence);
-  try {
-    for await (const item of subscription) yield item.payload;
-  } catch (err) {
-    if (err instanceof SubscriptionTooSlow) yield new Failed(tooSlowError(err));
-    else throw err;
-  } finally {
-    await subscription.return();
-  }
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      try {
+        const r = await subscription.next();
+        return r.done ? r : { done: false, value: r.value.payload };
+      } catch (err) {
+        await subscription.return();
+        if (err instanceof SubscriptionTooSlow) return { done: false, value: new Failed(tooSlowError(err)) };
+        throw err;
+      }
+    },
+    return: () => subscription.return(),
+  };
 }
 
 const unwrap = <T>(payload: unknown): T => {
