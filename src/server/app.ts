@@ -27,7 +27,7 @@ export const GRAPHQL_PATH = '/graphql';
 export const QUERY_LIMITS = {
   maxDepth: 12,
   maxAliases: 30,
-  maxCost: 50_000,
+  maxCost: 200_000, // a full page (first: 1000) of accounts or events with their fields fits
   maxTokens: 5_000,
 };
 

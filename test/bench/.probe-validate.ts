@@ -1,7 +1,7 @@
 // scratch: validateCommand as is vs the same rules with its two helpers hoisted out of the function (tsx keepNames → __name per call)
 import { validateCommand, describeId, isAmount, isVersion } from '../../src/domain/validation.ts';
 import { workCommands } from './workload.ts';
-import { opsPerSecond } from './report.ts';
+const opsPerSecond = (op: (i: number) => unknown, ms: number) => { let n = 0; const t = performance.now(); while (performance.now() - t < ms) for (let j = 0; j < 256; j++) op(n++); return (n / (performance.now() - t)) * 1000; };
 const amount = (field: string, n: unknown) => (isAmount(n) ? null : `${field} must be a positive integer number of minor units no larger than 2^53-1`);
 const version = (n: unknown) => (n == null || isVersion(n) ? null : 'expectedVersion must be a non-negative integer');
 function hoisted(command: any): string | null {

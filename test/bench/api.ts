@@ -90,8 +90,8 @@ const section: Section = {
       const best = await measure(loads);
       await Promise.all(servers.splice(0).map((s) => s.stop()));
 
-      const g = bench.group('baseline: a no-op graphql-yoga mutation vs bare node:http (deposit-sized body)');
       const noopRun = best.get('noop') ?? best.get('noop-bulk')!;
+      const g = bench.group(`baseline: a no-op graphql-yoga mutation (${best.has('noop') ? 'deposit-sized' : `${BULK}-command`} body) vs bare node:http`);
       bench.row(g, rate('no-op yoga mutation', noopRun, 'bare node:http, fixed JSON', best.get('bare')!));
       cpuRow(bench, g, 'no-op yoga mutation', noopRun, 'bare node:http, fixed JSON', best.get('bare')!);
       bench.note(g, `latency: bare node:http p50 ${best.get('bare')!.p50} ms, p99 ${best.get('bare')!.p99} ms; no-op yoga p50 ${noopRun.p50} ms, p99 ${noopRun.p99} ms`);

@@ -251,16 +251,18 @@ describe('transport and query-shape limits', () => {
     expect(Object.keys(fine.json?.data as object)).toHaveLength(30);
   });
 
-  it('a query costing more than 50,000 is refused, naming the limit', async () => {
-    // The cost model multiplies a selection by a literal `first`, so a full page of events with the
-    // accounts on both sides of each is over the limit, and a short page is not.
+  it('a query costing more than 200,000 is refused, naming the limit', async () => {
+    // The cost model multiplies a selection by a literal `first`: one full page of events with the
+    // accounts on both sides of each fits, three such pages in one query do not.
     const fields = 'id currency balance status version lastSequence openedSequence';
-    const heavy = (first: number) =>
-      `{ events(first: ${first}) { edges { cursor node { sequence type ... on MoneyTransferred { from { ${fields} } to { ${fields} } } } } } }`;
+    const page = (alias: string, first: number) =>
+      `${alias}: events(first: ${first}) { edges { cursor node { sequence type ... on MoneyTransferred { from { ${fields} } to { ${fields} } } } } }`;
+    const heavy = (first: number, pages = 3) => `{ ${Array.from({ length: pages }, (_, i) => page(`p${i}`, first)).join(' ')} }`;
+    expect((await query(heavy(1000, 1))).status).toBe(200);
     const tooCostly = await query(heavy(1000));
     expect(tooCostly.status).toBe(400);
     expect(tooCostly.json?.errors?.[0]).toMatchObject({
-      message: expect.stringMatching(/^Query Cost limit of 50000 exceeded, found [\d.]+\.$/),
+      message: expect.stringMatching(/^Query Cost limit of 200000 exceeded, found [\d.]+\.$/),
       extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
     });
     const fine = await query(heavy(10));
