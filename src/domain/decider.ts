@@ -1,6 +1,6 @@
 // The account decider: decide(command, state) → one event or one DomainError, and evolve(state, event).
-// Pure: time, ids and every fact it needs (the accounts involved, an earlier use of the transaction
-// id, the currency total) arrive in the context, so decisions are deterministic and testable.
+// Pure: every fact it needs (the accounts involved, the currency total, an earlier use of the
+// transaction id) is passed in, and ids and time are stamped on later, so decisions are deterministic.
 import { fingerprintOf, transactionIdOf, type Command } from './commands.ts';
 import type { DomainError } from './errors.ts';
 import { assertNever, type DomainEvent, type RecordedEvent } from './events.ts';
@@ -11,12 +11,11 @@ export interface PriorTransaction {
   readonly sequence: Sequence;
 }
 
-export interface DecisionContext {
+/** What a decision reads of the ledger: a LedgerState (or a draft of one) is one. */
+export interface LedgerView {
   account(id: AccountId): AccountState | undefined;
   /** The sum of balances in a currency: credits must keep it a safe integer. */
   currencyBalance(currency: string): number;
-  /** An earlier use of this command's transaction id, committed or pending, if there is one. */
-  readonly priorTransaction?: PriorTransaction | undefined;
 }
 
 export type Decision =
@@ -28,12 +27,13 @@ export type Decision =
 const accept = (event: DomainEvent): Decision => ({ outcome: 'accepted', event });
 const reject = (error: DomainError): Decision => ({ outcome: 'rejected', error });
 
-export function decide(command: Command, ctx: DecisionContext): Decision {
+/** `priorTransaction`: an earlier use of this command's transaction id, committed or pending, if any. */
+export function decide(command: Command, ctx: LedgerView, priorTransaction?: PriorTransaction): Decision {
   const transactionId = transactionIdOf(command);
-  if (transactionId !== null && ctx.priorTransaction) {
-    return ctx.priorTransaction.fingerprint === fingerprintOf(command)
-      ? { outcome: 'replayed', sequence: ctx.priorTransaction.sequence }
-      : reject({ code: 'DUPLICATE_TRANSACTION', transactionId, originalSequence: ctx.priorTransaction.sequence });
+  if (transactionId !== null && priorTransaction) {
+    return priorTransaction.fingerprint === fingerprintOf(command)
+      ? { outcome: 'replayed', sequence: priorTransaction.sequence }
+      : reject({ code: 'DUPLICATE_TRANSACTION', transactionId, originalSequence: priorTransaction.sequence });
   }
 
   switch (command.type) {

@@ -23,12 +23,13 @@ export function describeId(field: string, id: unknown): string | null {
   return null;
 }
 
+// Module-level, not closures inside validateCommand: it runs for every command, twice on the API path.
+const amount = (field: string, n: unknown) =>
+  isAmount(n) ? null : `${field} must be a positive integer number of minor units no larger than 2^53-1`;
+const version = (n: unknown) => (n == null || isVersion(n) ? null : 'expectedVersion must be a non-negative integer');
+
 /** The first problem with a command's shape, or null when it is well-formed. */
 export function validateCommand(command: Command): string | null {
-  const amount = (field: string, n: unknown) =>
-    isAmount(n) ? null : `${field} must be a positive integer number of minor units no larger than 2^53-1`;
-  const version = (n: unknown) =>
-    n == null || isVersion(n) ? null : 'expectedVersion must be a non-negative integer';
   switch (command.type) {
     case 'OpenAccount':
       return (

@@ -145,7 +145,7 @@ export class AppendPipeline {
       for (const command of unit.commands) {
         const txId = transactionIdOf(command);
         const priorTransaction = txId === null ? undefined : (batch.pendingTransactions.get(txId) ?? prior.get(txId));
-        const decision = decide(command, { account: (id) => target.account(id), currencyBalance: (c) => target.currencyBalance(c), priorTransaction });
+        const decision = decide(command, target, priorTransaction);
         if (decision.outcome === 'accepted') {
           // Every field spelled out, never `...decision.event`: a spread followed by more fields gives
           // events of many hidden classes, which made this line and every later read of the event

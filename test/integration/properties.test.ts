@@ -137,7 +137,7 @@ class Model {
     for (const [i, command] of commands.entries()) {
       const tx = transactionIdOf(command);
       const priorTransaction = tx === null ? undefined : (pending.get(tx) ?? this.transactions.get(tx));
-      const decision = decide(command, { account: (id) => target.account(id), currencyBalance: (c) => target.currencyBalance(c), priorTransaction });
+      const decision = decide(command, target, priorTransaction);
       if (decision.outcome === 'accepted') {
         const seq = sequence(target.head + 1);
         const event = { ...decision.event, sequence: seq, id: `model-${seq}`, timestamp: 0, schemaVersion: CURRENT_SCHEMA_VERSION[decision.event.type], transactionId: tx } as RecordedEvent;

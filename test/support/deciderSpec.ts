@@ -1,10 +1,10 @@
 // Emmett-style given / when / then for the account decider: the given events are folded with the
-// ledger's own fold (LedgerState.apply) into the DecisionContext that `decide` sees, exactly as the
+// ledger's own fold (LedgerState.apply) into the ledger state that `decide` reads, exactly as the
 // writer builds it from the in-memory ledger.
 import { expect } from 'vitest';
 import type { Command } from '../../src/domain/commands.ts';
 import { fingerprintOfEvent } from '../../src/domain/commands.ts';
-import { decide, type Decision, type DecisionContext, type PriorTransaction } from '../../src/domain/decider.ts';
+import { decide, type Decision, type PriorTransaction } from '../../src/domain/decider.ts';
 import type { DomainError, ErrorCode } from '../../src/domain/errors.ts';
 import { CURRENT_SCHEMA_VERSION, type DomainEvent, type RecordedEvent } from '../../src/domain/events.ts';
 import { LedgerState } from '../../src/domain/ledger.ts';
@@ -73,12 +73,8 @@ export function given(events: readonly RecordedEvent[]) {
   return {
     state,
     when(command: Command, options: WhenOptions = {}): Then {
-      const ctx: DecisionContext = {
-        account: (id) => state.account(id),
-        currencyBalance: (c) => state.currencyBalance(c),
-        priorTransaction: 'prior' in options ? (options.prior ?? undefined) : priorIn(events, command),
-      };
-      const decision = decide(command, ctx);
+      const prior = 'prior' in options ? (options.prior ?? undefined) : priorIn(events, command);
+      const decision = decide(command, state, prior);
       const spec: Then = {
         decision,
         then(expected) {
