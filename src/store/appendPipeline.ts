@@ -46,6 +46,10 @@ export interface PipelineOptions {
 interface Unit {
   readonly commands: readonly Command[];
   readonly atomic: boolean;
+  /** The committed uses of its transaction ids, looked up when it was submitted. */
+  readonly priors: Promise<Map<string, PriorTransaction>>;
+  /** The commit epoch when that lookup started: it may miss what commits from then on. */
+  readonly lookedUpAt: number;
   readonly resolve: (results: Decided[]) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -58,6 +62,14 @@ export class AppendPipeline {
   private writing: Promise<void> | null = null;
   private closed = false;
   private hash: Buffer;
+  /** Successful commits so far. */
+  private epoch = 0;
+  /**
+   * Transaction ids committed since the oldest queued unit looked its own up, with the epoch they
+   * committed in: what that lookup may have missed. Looking up at submit time takes the multi-get off
+   * the writer's path (it overlaps the previous batch's fsync); this closes the window it opens.
+   */
+  private readonly recentTransactions = new Map<string, PriorTransaction & { epoch: number }>();
 
   constructor(
     private readonly rocks: Rocks,
@@ -84,8 +96,10 @@ export class AppendPipeline {
       const error: DomainError = { code: 'OVERLOADED', retryAfterMs: RETRY_AFTER_MS };
       return Promise.resolve(commands.map(() => ({ kind: 'rejected', error })));
     }
+    const priors = this.lookUpTransactions(commands);
+    priors.catch(() => {}); // a failed lookup fails the unit when its batch awaits it
     return new Promise((resolve, reject) => {
-      this.queue.push({ commands, atomic, resolve, reject });
+      this.queue.push({ commands, atomic, priors, lookedUpAt: this.epoch, resolve, reject });
       this.queued += commands.length;
       this.writing ??= this.drain();
     });
@@ -130,13 +144,14 @@ export class AppendPipeline {
   }
 
   private async commit(units: Unit[]): Promise<void> {
-    const prior = await this.lookUpTransactions(units);
+    const priors = await Promise.all(units.map((unit) => unit.priors));
     const draft = this.ledger.draft();
     draft.lastTimestamp = Math.max(Date.now(), this.ledger.lastTimestamp);
     const batch = new DerivedRows();
     const results: Decided[][] = [];
 
-    for (const unit of units) {
+    for (const [u, unit] of units.entries()) {
+      const prior = priors[u]!;
       // An atomic group decides on a draft of the batch's draft, so a failure drops just the group.
       const target = unit.atomic ? draft.draft() : draft;
       const mark = batch.mark();
@@ -144,7 +159,8 @@ export class AppendPipeline {
       let failedAt = -1;
       for (const command of unit.commands) {
         const txId = transactionIdOf(command);
-        const priorTransaction = txId === null ? undefined : (batch.pendingTransactions.get(txId) ?? prior.get(txId));
+        const priorTransaction =
+          txId === null ? undefined : (batch.pendingTransactions.get(txId) ?? prior.get(txId) ?? this.recentTransactions.get(txId));
         const decision = decide(command, target, priorTransaction);
         if (decision.outcome === 'accepted') {
           // Every field spelled out, never `...decision.event`: a spread followed by more fields gives
@@ -194,6 +210,8 @@ export class AppendPipeline {
       await this.rocks.write(ops, this.options.durability === 'fsync');
       draft.merge();
       this.hash = block.lastHash;
+      for (const [txId, t] of batch.pendingTransactions) this.recentTransactions.set(txId, { ...t, epoch: this.epoch });
+      this.epoch++;
       this.onCommit({
         fromSequence: batch.events[0]!.sequence,
         toSequence: draft.head,
@@ -204,16 +222,25 @@ export class AppendPipeline {
       });
     }
     units.forEach((unit, i) => unit.resolve(results[i]!));
+    this.forgetSeenTransactions();
   }
 
-  /** The committed use of every transaction id in the batch, in one multi-get. */
-  private async lookUpTransactions(units: Unit[]): Promise<Map<string, PriorTransaction>> {
+  /** Drops recent transaction ids that every queued unit's own lookup has already seen. */
+  private forgetSeenTransactions(): void {
+    const oldest = this.queue[0]?.lookedUpAt;
+    if (oldest === undefined) return this.recentTransactions.clear();
+    for (const [txId, t] of this.recentTransactions) if (t.epoch < oldest) this.recentTransactions.delete(txId);
+  }
+
+  /** The committed use of each transaction id of these commands, in one multi-get. */
+  private async lookUpTransactions(commands: readonly Command[]): Promise<Map<string, PriorTransaction>> {
+    const found = new Map<string, PriorTransaction>();
     const ids: string[] = [];
-    for (const unit of units) for (const c of unit.commands) {
+    for (const c of commands) {
       const txId = transactionIdOf(c);
       if (txId !== null) ids.push(txId);
     }
-    const found = new Map<string, PriorTransaction>();
+    if (ids.length === 0) return found;
     const values = await this.rocks.getMany(ids.map(transactionKey));
     values.forEach((value, i) => {
       if (value) found.set(ids[i]!, decodeTransaction(value));
