@@ -229,7 +229,11 @@ export class AppendPipeline {
   private forgetSeenTransactions(): void {
     const oldest = this.queue[0]?.lookedUpAt;
     if (oldest === undefined) return this.recentTransactions.clear();
-    for (const [txId, t] of this.recentTransactions) if (t.epoch < oldest) this.recentTransactions.delete(txId);
+    // Entries were added in epoch order and a Map iterates in insertion order: stop at the first kept.
+    for (const [txId, t] of this.recentTransactions) {
+      if (t.epoch >= oldest) break;
+      this.recentTransactions.delete(txId);
+    }
   }
 
   /** The committed use of each transaction id of these commands, in one multi-get. */
