@@ -4,6 +4,7 @@ import type { Command } from '../../src/domain/commands.ts';
 import { money } from '../../src/domain/types.ts';
 import type { CommandResult, LedgerStore } from '../../src/store/ledgerStore.ts';
 import { SubmitCommandsDocument, type Command as CommandInput } from '../generated/graphql.ts';
+import { prng } from './api.ts';
 import type { TServer } from './testServer.ts';
 
 let tx = 0;
@@ -32,26 +33,8 @@ export async function commit(store: LedgerStore, commands: readonly Command[]): 
   return results as Appended[];
 }
 
-/** A small seeded PRNG (mulberry32). */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
-    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!,
-    chance: (p: number) => next() < p,
-  };
-}
-
 /** A random batch of 1..maxSize deposits, withdrawals and transfers among `accounts` (some may be refused). */
-export function randomBatch(r: ReturnType<typeof rng>, accounts: readonly string[], maxSize = 4): Command[] {
+export function randomBatch(r: ReturnType<typeof prng>, accounts: readonly string[], maxSize = 4): Command[] {
   return Array.from({ length: r.int(1, maxSize) }, () => {
     const roll = r.next();
     const a = r.pick(accounts);
@@ -111,7 +94,7 @@ export function startWriters(lanes: readonly Submit[], seed: number, accounts: r
   const waiting = new Set<{ n: number; resolve: () => void; reject: (err: unknown) => void }>();
   const done = Promise.all(
     lanes.map(async (submit, lane) => {
-      const r = rng(seed * 31 + lane);
+      const r = prng(seed * 31 + lane);
       while (!stopped) {
         await submit(randomBatch(r, accounts));
         batches++;
