@@ -4,7 +4,7 @@
 import { fingerprintOf, transactionIdOf, type Command } from './commands.ts';
 import type { DomainError } from './errors.ts';
 import { assertNever, type DomainEvent, type RecordedEvent } from './events.ts';
-import { money, type AccountId, type AccountState, type Sequence } from './types.ts';
+import { money, type AccountId, type AccountState, type AccountStatus, type Sequence } from './types.ts';
 
 export interface PriorTransaction {
   readonly fingerprint: string;
@@ -117,9 +117,27 @@ export function evolve(state: AccountState | undefined, event: RecordedEvent, id
     };
   }
   if (!state) throw new Error(`event ${event.sequence} (${event.type}) for account ${id}, which was never opened`);
-  // Every field spelled out in one order (not `...state`): one hidden class for all account states,
-  // which the fold runs several times faster on (`npm run bench -- engine:replay`).
-  const next = (balance: number, status = state.status): AccountState => ({
+  switch (event.type) {
+    case 'DEPOSITED':
+      return successor(state, event, state.balance + event.data.amount, state.status);
+    case 'WITHDRAWN':
+      return successor(state, event, state.balance - event.data.amount, state.status);
+    case 'TRANSFERRED':
+      return successor(state, event, id === event.data.fromAccountId ? state.balance - event.data.amount : state.balance + event.data.amount, state.status);
+    case 'CLOSED':
+      return successor(state, event, state.balance, 'CLOSED');
+    default:
+      return assertNever(event);
+  }
+}
+
+/**
+ * The next state of an account. A module-level function with every field spelled out in one order
+ * (not a closure, not `...state`): one hidden class for all account states and no allocation but the
+ * state itself, which the fold runs several times faster on (`npm run bench -- engine:replay`).
+ */
+function successor(state: AccountState, event: RecordedEvent, balance: number, status: AccountStatus): AccountState {
+  return {
     id: state.id,
     currency: state.currency,
     balance: money(balance),
@@ -127,17 +145,5 @@ export function evolve(state: AccountState | undefined, event: RecordedEvent, id
     version: state.version + 1,
     lastSequence: event.sequence,
     openedSequence: state.openedSequence,
-  });
-  switch (event.type) {
-    case 'DEPOSITED':
-      return next(state.balance + event.data.amount);
-    case 'WITHDRAWN':
-      return next(state.balance - event.data.amount);
-    case 'TRANSFERRED':
-      return next(id === event.data.fromAccountId ? state.balance - event.data.amount : state.balance + event.data.amount);
-    case 'CLOSED':
-      return next(state.balance, 'CLOSED');
-    default:
-      return assertNever(event);
-  }
+  };
 }

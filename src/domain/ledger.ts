@@ -6,7 +6,7 @@
 // changed, so the writer can decide a batch (and an atomic group inside it) and then either merge the
 // draft or drop it, leaving the parent exactly as it was.
 import { evolve } from './decider.ts';
-import { accountIdsOf, assertNever, type RecordedEvent } from './events.ts';
+import { assertNever, type RecordedEvent } from './events.ts';
 import { money, sequence, type AccountId, type AccountState, type CurrencyTotal, type Sequence } from './types.ts';
 
 export interface LedgerSummary {
@@ -93,7 +93,13 @@ export class LedgerState {
     if (event.sequence !== this.head + 1) {
       throw new Error(`event ${event.sequence} applied at head ${this.head}: the log must be folded in order`);
     }
-    for (const id of accountIdsOf(event)) this.accountMap.set(id, evolve(this.account(id), event, id));
+    // Not accountIdsOf(event): this runs for every event of a replay, and that allocates an array.
+    if (event.type === 'TRANSFERRED') {
+      this.evolveAccount(event.data.fromAccountId, event);
+      this.evolveAccount(event.data.toAccountId, event);
+    } else {
+      this.evolveAccount(event.data.accountId, event);
+    }
     const change = totalChange(event, (id) => this.account(id)!.currency);
     if (change) {
       const t = this.total(change.currency);
@@ -106,6 +112,10 @@ export class LedgerState {
     }
     this.head = event.sequence;
     this.lastTimestamp = event.timestamp;
+  }
+
+  private evolveAccount(id: AccountId, event: RecordedEvent): void {
+    this.accountMap.set(id, evolve(this.account(id), event, id));
   }
 }
 

@@ -3,7 +3,7 @@
 // the indexed point-in-time reads.
 import { LedgerState } from '../domain/ledger.ts';
 import { sequence, type Sequence } from '../domain/types.ts';
-import { blockEntries, decodeEvent } from '../store/codec.ts';
+import { decodeBlock } from '../store/codec.ts';
 import type { LedgerStore } from '../store/ledgerStore.ts';
 import { findSnapshot, loadSnapshot } from './snapshots.ts';
 
@@ -22,8 +22,7 @@ export async function replay(store: LedgerStore, toSequence: number, options: { 
   let eventsReplayed = 0;
   if (state.head < target) {
     outer: for await (const { block } of store.readBlocks(state.head + 1)) {
-      for (const entry of blockEntries(block)) {
-        const event = decodeEvent(entry.bytes);
+      for (const event of decodeBlock(block)) {
         if (event.sequence <= state.head) continue;
         if (event.sequence > target) break outer;
         state.apply(event);
