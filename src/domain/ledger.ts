@@ -77,9 +77,12 @@ export class LedgerState {
     return new LedgerState(this);
   }
 
-  /** Moves what this draft changed into its parent. */
-  merge(): void {
-    const parent = this.parent;
+  /**
+   * Moves what this draft changed into its parent, or into `into`, an ancestor that already holds
+   * everything of the drafts between (a batch decided on top of one that has since been merged).
+   */
+  merge(into: LedgerState | undefined = this.parent): void {
+    const parent = into;
     if (!parent) throw new Error('merge() of a root state');
     for (const [id, a] of this.accountMap) parent.accountMap.set(id, a);
     for (const [c, t] of this.totalMap) parent.totalMap.set(c, t);

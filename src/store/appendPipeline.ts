@@ -54,6 +54,17 @@ interface Unit {
   readonly reject: (err: unknown) => void;
 }
 
+/** A decided batch: its draft of the ledger, derived rows, the ops to write (null when nothing is appended). */
+interface Prepared {
+  readonly units: Unit[];
+  readonly results: Decided[][];
+  readonly draft: LedgerState;
+  readonly rows: DerivedRows;
+  readonly ops: BatchOp[] | null;
+  /** The hash chain's head after this batch. */
+  readonly hash: Buffer;
+}
+
 const RETRY_AFTER_MS = 50;
 
 export class AppendPipeline {
@@ -111,24 +122,49 @@ export class AppendPipeline {
     await this.writing;
   }
 
+  /**
+   * Batches go out one at a time, and while one is being written and fsynced the next is decided on
+   * top of it (its draft over the first's, its hash chain from the first's). If the first write
+   * fails, the second's decisions rested on it: its commands go back to the front of the queue.
+   */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const units = this.takeBatch();
+      let next: Prepared | null = null;
+      while (next || this.queue.length > 0) {
+        const batch = next ?? (await this.prepare(this.takeBatch(), null));
+        next = null;
+        if (!batch) continue;
+        const written = batch.ops ? this.write(batch.ops) : Promise.resolve();
+        written.catch(() => {}); // handled below, once the next batch is decided
+        if (batch.ops && this.queue.length > 0) next = await this.prepare(this.takeBatch(), batch);
         try {
-          await this.commit(units);
+          await written;
         } catch (err) {
-          for (const unit of units) unit.reject(err);
+          for (const unit of batch.units) unit.reject(err);
+          if (next) this.requeue(next.units);
+          next = null;
+          continue;
         }
+        this.finish(batch, next);
         // The callers just acknowledged resubmit in promise continuations that are already pending; a
         // nextTick runs after all of them, so they share the next batch. Taking it at once took only
         // the few already queued: 64 callers looping over executeOne split into two alternating
         // half-size batches. (The first batch of an idle writer is still taken at once.)
-        if (this.queued < this.options.maxBatch) await new Promise<void>((resolve) => process.nextTick(resolve));
+        if (!next && this.queued < this.options.maxBatch) await new Promise<void>((resolve) => process.nextTick(resolve));
       }
     } finally {
       this.writing = null;
     }
+  }
+
+  private requeue(units: Unit[]): void {
+    this.queue.unshift(...units);
+    for (const unit of units) this.queued += unit.commands.length;
+  }
+
+  private async write(ops: BatchOp[]): Promise<void> {
+    await this.options.beforeWrite?.(ops);
+    await this.rocks.write(ops, this.options.durability === 'fsync');
   }
 
   private takeBatch(): Unit[] {
@@ -143,10 +179,18 @@ export class AppendPipeline {
     return units;
   }
 
-  private async commit(units: Unit[]): Promise<void> {
-    const priors = await Promise.all(units.map((unit) => unit.priors));
-    const draft = this.ledger.draft();
-    draft.lastTimestamp = Math.max(Date.now(), this.ledger.lastTimestamp);
+  /** Decides a batch on the ledger, or on `base` (a batch still being written); null if it failed. */
+  private async prepare(units: Unit[], base: Prepared | null): Promise<Prepared | null> {
+    let priors: Map<string, PriorTransaction>[];
+    try {
+      priors = await Promise.all(units.map((unit) => unit.priors));
+    } catch (err) {
+      for (const unit of units) unit.reject(err);
+      return null;
+    }
+    const below = base?.draft ?? this.ledger;
+    const draft = below.draft();
+    draft.lastTimestamp = Math.max(Date.now(), below.lastTimestamp);
     const batch = new DerivedRows();
     const results: Decided[][] = [];
 
@@ -160,7 +204,9 @@ export class AppendPipeline {
       for (const command of unit.commands) {
         const txId = transactionIdOf(command);
         const priorTransaction =
-          txId === null ? undefined : (batch.pendingTransactions.get(txId) ?? prior.get(txId) ?? this.recentTransactions.get(txId));
+          txId === null
+            ? undefined
+            : (batch.pendingTransactions.get(txId) ?? base?.rows.pendingTransactions.get(txId) ?? prior.get(txId) ?? this.recentTransactions.get(txId));
         const decision = decide(command, target, priorTransaction);
         if (decision.outcome === 'accepted') {
           // Every field spelled out, never `...decision.event`: a spread followed by more fields gives
@@ -200,34 +246,39 @@ export class AppendPipeline {
       }
     }
 
-    if (batch.events.length > 0) {
-      // Hashing and encoding happen once the batch is final, so a rolled-back group costs nothing.
-      const block = new BlockWriter(this.hash);
-      for (const event of batch.events) block.add(event);
-      const ops = batch.ops(draft, block.lastHash);
-      ops.push({ type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
-      await this.options.beforeWrite?.(ops);
-      await this.rocks.write(ops, this.options.durability === 'fsync');
-      draft.merge();
-      this.hash = block.lastHash;
-      for (const [txId, t] of batch.pendingTransactions) this.recentTransactions.set(txId, { ...t, epoch: this.epoch });
+    if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, hash: base?.hash ?? this.hash };
+    // Hashing and encoding happen once the batch is final, so a rolled-back group costs nothing.
+    const block = new BlockWriter(base?.hash ?? this.hash);
+    for (const event of batch.events) block.add(event);
+    const ops = batch.ops(draft, block.lastHash);
+    ops.push({ type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
+    return { units, results, draft, rows: batch, ops, hash: block.lastHash };
+  }
+
+  /** A batch is durable: move the ledger on, tell the feed, answer the callers. */
+  private finish(batch: Prepared, next: Prepared | null): void {
+    if (batch.ops) {
+      const { draft, rows } = batch;
+      draft.merge(this.ledger);
+      this.hash = batch.hash;
+      for (const [txId, t] of rows.pendingTransactions) this.recentTransactions.set(txId, { ...t, epoch: this.epoch });
       this.epoch++;
       this.onCommit({
-        fromSequence: batch.events[0]!.sequence,
+        fromSequence: rows.events[0]!.sequence,
         toSequence: draft.head,
         timestamp: draft.lastTimestamp,
-        events: batch.events,
-        eventAccounts: batch.history,
+        events: rows.events,
+        eventAccounts: rows.history,
         accounts: [...draft.accounts()],
       });
     }
-    units.forEach((unit, i) => unit.resolve(results[i]!));
-    this.forgetSeenTransactions();
+    batch.units.forEach((unit, i) => unit.resolve(batch.results[i]!));
+    this.forgetSeenTransactions(next);
   }
 
   /** Drops recent transaction ids that every queued unit's own lookup has already seen. */
-  private forgetSeenTransactions(): void {
-    const oldest = this.queue[0]?.lookedUpAt;
+  private forgetSeenTransactions(next: Prepared | null): void {
+    const oldest = next?.units[0]?.lookedUpAt ?? this.queue[0]?.lookedUpAt;
     if (oldest === undefined) return this.recentTransactions.clear();
     // Entries were added in epoch order and a Map iterates in insertion order: stop at the first kept.
     for (const [txId, t] of this.recentTransactions) {
