@@ -179,15 +179,18 @@ export class AppendPipeline {
     return units;
   }
 
-  /** Decides a batch on the ledger, or on `base` (a batch still being written); null if it failed. */
+  /** Decides a batch on the ledger, or on `base` (a batch still being written); null if that failed. */
   private async prepare(units: Unit[], base: Prepared | null): Promise<Prepared | null> {
-    let priors: Map<string, PriorTransaction>[];
     try {
-      priors = await Promise.all(units.map((unit) => unit.priors));
+      return this.decideBatch(units, await Promise.all(units.map((unit) => unit.priors)), base);
     } catch (err) {
+      // A failed lookup (I/O), or a bug: these commands fail; the writer goes on with the next ones.
       for (const unit of units) unit.reject(err);
       return null;
     }
+  }
+
+  private decideBatch(units: Unit[], priors: Map<string, PriorTransaction>[], base: Prepared | null): Prepared {
     const below = base?.draft ?? this.ledger;
     const draft = below.draft();
     draft.lastTimestamp = Math.max(Date.now(), below.lastTimestamp);
