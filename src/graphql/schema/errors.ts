@@ -67,19 +67,18 @@ export const toLedgerError = (error: DomainError): LedgerError => new CLASSES[er
 export const errorTypeName = (code: ErrorCode): string =>
   `${code.toLowerCase().replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase())}Error`;
 
-// t.id with a resolver, not t.exposeID: an exposed field reads `accountId` off the LedgerError itself
-// (ignoring any resolve option), where it is undefined — the field must read it off `error`.
-const withAccount = { accountId: (t: any) => t.id({ resolve: (e: LedgerError) => (e.error as { accountId: string }).accountId }) };
+/** The `accountId` of an error: read off its DomainError value (the LedgerError itself has none). */
+const accountIdField = (t: any) => t.id({ resolve: (e: LedgerError) => (e.error as { accountId: string }).accountId });
 
-builder.objectType(AccountNotFoundError, { name: 'AccountNotFoundError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });
-builder.objectType(AccountAlreadyExistsError, { name: 'AccountAlreadyExistsError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });
-builder.objectType(AccountClosedError, { name: 'AccountClosedError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });
-builder.objectType(SameAccountTransferError, { name: 'SameAccountTransferError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: withAccount.accountId(t) }) });
+builder.objectType(AccountNotFoundError, { name: 'AccountNotFoundError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: accountIdField(t) }) });
+builder.objectType(AccountAlreadyExistsError, { name: 'AccountAlreadyExistsError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: accountIdField(t) }) });
+builder.objectType(AccountClosedError, { name: 'AccountClosedError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: accountIdField(t) }) });
+builder.objectType(SameAccountTransferError, { name: 'SameAccountTransferError', interfaces: [DomainErrorInterface], fields: (t) => ({ accountId: accountIdField(t) }) });
 builder.objectType(InsufficientFundsError, {
   name: 'InsufficientFundsError',
   interfaces: [DomainErrorInterface],
   fields: (t) => ({
-    accountId: withAccount.accountId(t),
+    accountId: accountIdField(t),
     balance: t.field({ type: 'Money', resolve: (e) => field<'INSUFFICIENT_FUNDS'>(e).balance }),
     requested: t.field({ type: 'Money', resolve: (e) => field<'INSUFFICIENT_FUNDS'>(e).requested }),
   }),
@@ -88,7 +87,7 @@ builder.objectType(WrongExpectedVersionError, {
   name: 'WrongExpectedVersionError',
   interfaces: [DomainErrorInterface],
   fields: (t) => ({
-    accountId: withAccount.accountId(t),
+    accountId: accountIdField(t),
     expectedVersion: t.int({ resolve: (e) => field<'WRONG_EXPECTED_VERSION'>(e).expectedVersion }),
     actualVersion: t.int({ resolve: (e) => field<'WRONG_EXPECTED_VERSION'>(e).actualVersion }),
   }),
@@ -105,7 +104,7 @@ builder.objectType(CurrencyMismatchError, {
   name: 'CurrencyMismatchError',
   interfaces: [DomainErrorInterface],
   fields: (t) => ({
-    accountId: withAccount.accountId(t),
+    accountId: accountIdField(t),
     expectedCurrency: t.string({ resolve: (e) => field<'CURRENCY_MISMATCH'>(e).expectedCurrency }),
     actualCurrency: t.string({ resolve: (e) => field<'CURRENCY_MISMATCH'>(e).actualCurrency }),
   }),
@@ -114,7 +113,7 @@ builder.objectType(BalanceNotZeroError, {
   name: 'BalanceNotZeroError',
   interfaces: [DomainErrorInterface],
   fields: (t) => ({
-    accountId: withAccount.accountId(t),
+    accountId: accountIdField(t),
     balance: t.field({ type: 'Money', resolve: (e) => field<'BALANCE_NOT_ZERO'>(e).balance }),
   }),
 });
@@ -122,7 +121,7 @@ builder.objectType(BalanceLimitExceededError, {
   name: 'BalanceLimitExceededError',
   interfaces: [DomainErrorInterface],
   fields: (t) => ({
-    accountId: withAccount.accountId(t),
+    accountId: accountIdField(t),
     currency: t.string({ resolve: (e) => field<'BALANCE_LIMIT_EXCEEDED'>(e).currency }),
   }),
 });
