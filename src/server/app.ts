@@ -7,6 +7,7 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { GraphQLError, type ValidationContext } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -41,6 +42,36 @@ const REJECT_AS_VALIDATION_ERROR = {
   onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')))],
 };
 
+/** What GraphiQL opens with: a first deposit, end to end. Run the operations one by one. */
+const GRAPHIQL_EXAMPLE = `# Welcome to evledger. Pick an operation with the run button: open, deposit, then read it back.
+
+mutation Open {
+  openAccount(input: { accountId: "alice", currency: "EUR", initialBalance: 10000 }) {
+    __typename
+    ... on OpenAccountSuccess { sequence account { balance version } }
+    ... on DomainError { code message }
+  }
+}
+
+mutation Deposit {
+  deposit(input: { accountId: "alice", amount: 2500, transactionId: "tx-1" }) {
+    __typename
+    ... on DepositSuccess { sequence replayed account { balance version } }
+    ... on DomainError { code message }
+  }
+}
+
+query ThenAndNow {
+  now: account(id: "alice") { balance version lastSequence }
+  atFirstEvent: account(id: "alice", atSequence: 1) { balance }
+  ledger { head totals { currency balance accounts } }
+}
+
+subscription Live {
+  accountUpdates(accountIds: ["alice"], afterSequence: 0) { sequence change balance event { type } }
+}
+`;
+
 /** How long a WebSocket may stay open without sending connection_init. */
 const CONNECTION_INIT_WAIT_MS = 3_000; // 3 seconds
 /** WebSocket close code 1001: the server is going away. */
@@ -71,7 +102,9 @@ export function buildApp(config: Config) {
         schema,
         graphqlEndpoint: GRAPHQL_PATH,
         context: () => ({ ...context }),
-        graphiql: { title: 'evledger', subscriptionsProtocol: 'WS' },
+        graphiql: { title: 'evledger', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_EXAMPLE },
+        // GraphiQL bundled into the page rather than fetched from a CDN: it works offline too.
+        renderGraphiQL,
         landingPage: false,
         logging: 'warn',
         // handle() already refuses bodies over maxBodyBytes (413, by Content-Length) and chunked POSTs
