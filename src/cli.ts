@@ -11,6 +11,8 @@ const USAGE = `usage: evledger <command> [flags]
   serve   [--host H] [--port P] [--data DIR] [--durability fsync|none] [--snapshot-interval N] [--queue-limit N]
   verify  [--data DIR]          walk the whole store; exit 1 at the first inconsistency
   replay  [--data DIR] --to N   print the ledger rebuilt by replaying the log to sequence N
+  export  [--data DIR] [--from N] > log.ndjson   stream the log as NDJSON (works while the server runs)
+  import  --data NEW_DIR [FILE]   rebuild an empty store from an export (stdin without FILE), checking the hash chain
   schema  [--check]             print the SDL to schema/schema.graphql, or fail if it is stale`;
 
 async function main(argv: string[]): Promise<number> {
@@ -22,6 +24,10 @@ async function main(argv: string[]): Promise<number> {
       return verifyStore(rest);
     case 'replay':
       return replayStore(rest);
+    case 'export':
+      return exportStore(rest);
+    case 'import':
+      return importStore(rest);
     case 'schema':
       return schemaFile(rest.includes('--check'));
     case '--help':
@@ -60,12 +66,16 @@ async function serve(argv: string[]): Promise<number> {
   return new Promise(() => {}); // runs until a signal
 }
 
+/** Just the --data flag of a command line, for commands that take no server flags. */
+function dataArgs(argv: string[]): string[] {
+  const i = argv.findIndex((a) => a === '--data' || a.startsWith('--data='));
+  return i < 0 ? [] : argv[i]!.includes('=') ? [argv[i]!] : [argv[i]!, argv[i + 1] ?? ''];
+}
+
 /** Opens the store with only --data, ignoring the server flags. */
 async function openStore(argv: string[]) {
   const { LedgerStore } = await import('./store/ledgerStore.ts');
-  const dataIndex = argv.findIndex((a) => a === '--data' || a.startsWith('--data='));
-  const dataArgs = dataIndex < 0 ? [] : argv[dataIndex]!.includes('=') ? [argv[dataIndex]!] : [argv[dataIndex]!, argv[dataIndex + 1] ?? ''];
-  return LedgerStore.open(loadConfig(dataArgs).dataDir);
+  return LedgerStore.open(loadConfig(dataArgs(argv)).dataDir);
 }
 
 async function verifyStore(argv: string[]): Promise<number> {
@@ -95,6 +105,70 @@ async function replayStore(argv: string[]): Promise<number> {
   try {
     const r = await replay(store, to);
     console.log(JSON.stringify({ fromSnapshot: r.fromSnapshot, eventsReplayed: r.eventsReplayed, ledger: r.state.summary() }, null, 2));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Progress on stderr: a bar with rate and ETA on a terminal, a plain line every few seconds otherwise. */
+async function progress(label: string, total: number) {
+  if (process.stderr.isTTY) {
+    const { SingleBar, Presets } = await import('cli-progress');
+    const bar = new SingleBar({ stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta_formatted}` }, Presets.shades_classic);
+    const started = Date.now();
+    bar.start(total, 0, { rate: 0 });
+    return {
+      update: (n: number) => bar.update(n, { rate: Math.round(n / Math.max(0.001, (Date.now() - started) / 1000)) }),
+      stop: () => bar.stop(),
+    };
+  }
+  let last = 0;
+  return {
+    update: (n: number) => {
+      if (Date.now() - last < 5_000) return;
+      last = Date.now();
+      console.error(`${label}: ${n}${total ? ` of ${total}` : ''} events`);
+    },
+    stop: () => {},
+  };
+}
+
+async function exportStore(argv: string[]): Promise<number> {
+  const { exportLog } = await import('./store/exportImport.ts');
+  const fromIndex = argv.indexOf('--from');
+  const from = fromIndex < 0 ? 1 : Number(argv[fromIndex + 1]);
+  if (!Number.isSafeInteger(from) || from < 1) throw new ConfigError('--from takes a sequence ≥ 1');
+  const dir = loadConfig(dataArgs(argv)).dataDir;
+  const bar = await progress('export', 0);
+  let n = 0;
+  const { events, head } = await exportLog(dir, (line) => {
+    bar.update(++n);
+    // Respect backpressure: a slow consumer (a pipe to gzip, a disk) must not make us buffer the log.
+    if (!process.stdout.write(line)) return new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+  }, from);
+  bar.stop();
+  console.error(`exported ${events} events (log head ${head})`);
+  return 0;
+}
+
+async function importStore(argv: string[]): Promise<number> {
+  const { createReadStream } = await import('node:fs');
+  const { importLog } = await import('./store/exportImport.ts');
+  const { verify } = await import('./projection/verify.ts');
+  const data = dataArgs(argv);
+  const file = argv.find((a) => !a.startsWith('--') && !data.includes(a));
+  const store = await openStore(argv);
+  try {
+    const bar = await progress('import', 0);
+    const { events, head } = await importLog(store, file ? createReadStream(file) : process.stdin, (s) => bar.update(s));
+    bar.stop();
+    const report = await verify(store);
+    if (!report.ok) {
+      console.error(`imported ${events} events but verify failed at ${report.problem!.sequence}: ${report.problem!.message}`);
+      return 1;
+    }
+    console.error(`imported ${events} events; head ${head}, hash ${store.headHash.toString('hex')}; verify ok`);
     return 0;
   } finally {
     await store.close();

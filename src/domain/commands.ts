@@ -76,3 +76,23 @@ export function fingerprintOfEvent(event: DomainEvent): string {
       return `CloseAccount|${event.data.accountId}|${event.data.reason}`;
   }
 }
+
+/**
+ * The command that decides into `event` (for imports, which append recorded events through the
+ * rules). Legacy events may have no transaction id; the decider treats null as none.
+ */
+export function commandFor(event: DomainEvent & { transactionId: string | null }): Command {
+  const transactionId = event.transactionId as string;
+  switch (event.type) {
+    case 'OPENED':
+      return { type: 'OpenAccount', ...event.data };
+    case 'DEPOSITED':
+      return { type: 'Deposit', ...event.data, transactionId };
+    case 'WITHDRAWN':
+      return { type: 'Withdraw', ...event.data, transactionId };
+    case 'TRANSFERRED':
+      return { type: 'Transfer', ...event.data, transactionId };
+    case 'CLOSED':
+      return { type: 'CloseAccount', ...event.data };
+  }
+}

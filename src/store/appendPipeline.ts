@@ -4,7 +4,7 @@
 // are the commands acknowledged and the in-memory ledger moved on. A failed write fails the whole
 // batch and leaves the ledger untouched, because decisions were made on a draft that is dropped.
 import { randomUUID } from 'node:crypto';
-import { fingerprintOf, transactionIdOf, type Command } from '../domain/commands.ts';
+import { fingerprintOf, fingerprintOfEvent, transactionIdOf, type Command } from '../domain/commands.ts';
 import { decide, type PriorTransaction } from '../domain/decider.ts';
 import type { DomainError } from '../domain/errors.ts';
 import { CURRENT_SCHEMA_VERSION, accountIdsOf, type RecordedEvent } from '../domain/events.ts';
@@ -43,9 +43,18 @@ export interface PipelineOptions {
   readonly beforeWrite?: ((ops: readonly BatchOp[]) => void | Promise<void>) | undefined;
 }
 
+/** An event from an export, appended as it was: same id, time, schema version, bytes and hash. */
+export interface ImportedEvent {
+  readonly event: RecordedEvent;
+  readonly bytes: Buffer;
+  readonly hash: Buffer;
+}
+
 interface Unit {
   readonly commands: readonly Command[];
   readonly atomic: boolean;
+  /** For an import: the recorded event each command must reproduce. */
+  readonly imported?: readonly ImportedEvent[];
   /** The committed uses of its transaction ids, looked up when it was submitted. */
   readonly priors: Promise<Map<string, PriorTransaction>>;
   /** The commit epoch when that lookup started: it may miss what commits from then on. */
@@ -111,6 +120,22 @@ export class AppendPipeline {
     priors.catch(() => {}); // a failed lookup fails the unit when its batch awaits it
     return new Promise((resolve, reject) => {
       this.queue.push({ commands, atomic, priors, lookedUpAt: this.epoch, resolve, reject });
+      this.queued += commands.length;
+      this.writing ??= this.drain();
+    });
+  }
+
+  /**
+   * Appends exported events through the same decisions as new commands (each must be accepted and
+   * reproduce its event, at its sequence), keeping their ids, times and bytes, so the hash chain
+   * comes out identical; any difference fails the import.
+   */
+  submitImported(imported: readonly ImportedEvent[], commands: readonly Command[]): Promise<Decided[]> {
+    if (this.closed) return Promise.reject(new Error('the ledger is closing'));
+    const priors = this.lookUpTransactions(commands);
+    priors.catch(() => {});
+    return new Promise((resolve, reject) => {
+      this.queue.push({ commands, atomic: true, imported, priors, lookedUpAt: this.epoch, resolve, reject });
       this.queued += commands.length;
       this.writing ??= this.drain();
     });
@@ -193,9 +218,11 @@ export class AppendPipeline {
   private decideBatch(units: Unit[], priors: Map<string, PriorTransaction>[], base: Prepared | null): Prepared {
     const below = base?.draft ?? this.ledger;
     const draft = below.draft();
-    draft.lastTimestamp = Math.max(Date.now(), below.lastTimestamp);
+    // One commit time for the batch's new events, never earlier than the log's last.
+    const now = Math.max(Date.now(), below.lastTimestamp);
     const batch = new DerivedRows();
     const results: Decided[][] = [];
+    const encodedAs = new Map<RecordedEvent, ImportedEvent>();
 
     for (const [u, unit] of units.entries()) {
       const prior = priors[u]!;
@@ -204,14 +231,23 @@ export class AppendPipeline {
       const mark = batch.mark();
       const decided: Decided[] = [];
       let failedAt = -1;
-      for (const command of unit.commands) {
+      for (const [c, command] of unit.commands.entries()) {
         const txId = transactionIdOf(command);
         const priorTransaction =
           txId === null
             ? undefined
             : (batch.pendingTransactions.get(txId) ?? base?.rows.pendingTransactions.get(txId) ?? prior.get(txId) ?? this.recentTransactions.get(txId));
         const decision = decide(command, target, priorTransaction);
-        if (decision.outcome === 'accepted') {
+        const recorded = unit.imported?.[c];
+        if (recorded) {
+          const problem = importMismatch(recorded.event, decision, target);
+          if (problem) throw new Error(`import refused at sequence ${recorded.event.sequence}: ${problem}`);
+          target.apply(recorded.event);
+          const accounts = accountIdsOf(recorded.event).map((id) => target.account(id)!);
+          batch.add(recorded.event, accounts, txId === null ? null : fingerprintOf(command));
+          encodedAs.set(recorded.event, recorded);
+          decided.push({ kind: 'appended', event: recorded.event, accounts });
+        } else if (decision.outcome === 'accepted') {
           // Every field spelled out, never `...decision.event`: a spread followed by more fields gives
           // events of many hidden classes, which made this line and every later read of the event
           // (encoding, hashing) several times slower (`npm run bench -- engine:append`).
@@ -220,7 +256,7 @@ export class AppendPipeline {
             data: decision.event.data,
             sequence: sequence(target.head + 1),
             id: randomUUID(),
-            timestamp: draft.lastTimestamp,
+            timestamp: now,
             schemaVersion: CURRENT_SCHEMA_VERSION[decision.event.type],
             transactionId: txId,
           } as RecordedEvent;
@@ -252,7 +288,13 @@ export class AppendPipeline {
     if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, hash: base?.hash ?? this.hash };
     // Hashing and encoding happen once the batch is final, so a rolled-back group costs nothing.
     const block = new BlockWriter(base?.hash ?? this.hash);
-    for (const event of batch.events) block.add(event);
+    for (const event of batch.events) {
+      const recorded = encodedAs.get(event);
+      if (!recorded) block.add(event);
+      else if (!block.addEncoded(recorded.bytes).equals(recorded.hash)) {
+        throw new Error(`import refused at sequence ${event.sequence}: its hash does not follow from the events before it`);
+      }
+    }
     const ops = batch.ops(draft, block.lastHash);
     ops.push({ type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
     return { units, results, draft, rows: batch, ops, hash: block.lastHash };
@@ -305,4 +347,14 @@ export class AppendPipeline {
     });
     return found;
   }
+}
+
+/** Why a recorded event cannot be appended where it stands, or null. */
+function importMismatch(recorded: RecordedEvent, decision: ReturnType<typeof decide>, ledger: LedgerState): string | null {
+  if (recorded.sequence !== ledger.head + 1) return `expected sequence ${ledger.head + 1}`;
+  if (recorded.timestamp < ledger.lastTimestamp) return 'its time is earlier than the event before it';
+  if (decision.outcome === 'rejected') return `the rules refuse it (${decision.error.code})`;
+  if (decision.outcome === 'replayed') return `its transaction id was already used at ${decision.sequence}`;
+  if (fingerprintOfEvent(decision.event) !== fingerprintOfEvent(recorded)) return 'the rules decide a different event';
+  return null;
 }

@@ -2,13 +2,13 @@
 // length), runs the single-writer append pipeline, and answers the primitive reads that the
 // projection and API layers compose (blocks of the log, account history, checkpoints, time index).
 import { mkdir } from 'node:fs/promises';
-import type { Command } from '../domain/commands.ts';
+import { commandFor, type Command } from '../domain/commands.ts';
 import type { DomainError } from '../domain/errors.ts';
 import { accountIdsOf, type RecordedEvent } from '../domain/events.ts';
 import { LedgerState } from '../domain/ledger.ts';
 import { sequence, type AccountId, type AccountState, type Sequence } from '../domain/types.ts';
 import { validateCommand } from '../domain/validation.ts';
-import { AppendPipeline, type Commit, type PipelineOptions } from './appendPipeline.ts';
+import { AppendPipeline, type Commit, type ImportedEvent, type PipelineOptions } from './appendPipeline.ts';
 import {
   GENESIS_HASH,
   blockEntries,
@@ -140,6 +140,11 @@ export class LedgerStore {
     // Only a retried transaction needs a read (its original result); the rest answer at once.
     if (replays) await Promise.all(replays);
     return results;
+  }
+
+  /** Appends exported events as they were (see exportImport.ts); all of them or none. */
+  async importEvents(imported: readonly ImportedEvent[]): Promise<void> {
+    await this.pipeline.submitImported(imported, imported.map((i) => commandFor(i.event)));
   }
 
   async executeOne(command: Command): Promise<CommandResult> {

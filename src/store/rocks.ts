@@ -70,12 +70,14 @@ export class Rocks {
     private readonly db: NativeDb,
   ) {}
 
-  static async open(location: string, options: { createIfMissing?: boolean } = {}): Promise<Rocks> {
+  /** `readOnly` takes no lock, so another process may read (an export) while a server writes. */
+  static async open(location: string, options: { createIfMissing?: boolean; readOnly?: boolean } = {}): Promise<Rocks> {
     const db = leveldown(location);
     await new Promise<void>((resolve, reject) =>
       db.open(
         {
-          createIfMissing: options.createIfMissing ?? true,
+          createIfMissing: !options.readOnly && (options.createIfMissing ?? true),
+          readOnly: options.readOnly ?? false,
           // Larger memtables and cache than the binding's 4 MiB / 8 MiB defaults: the log is written in
           // big batches and point-in-time reads revisit recent history.
           writeBufferSize: 64 << 20,
