@@ -10,6 +10,18 @@ export interface Context {
   readonly store: LedgerStore;
   readonly pointInTime: PointInTime;
   readonly live: LiveHub;
+  /** Where resolvers report timings and server-side failures; absent in tests that build a bare context. */
+  readonly telemetry?: Telemetry;
+}
+
+/** What the schema reports to the server's metrics and log, without depending on them. */
+export interface Telemetry {
+  /** Seconds from submitting a batch of commands to the store until it is acknowledged. */
+  appendLatency(seconds: number): void;
+  /** Seconds one `replay` query spent rebuilding the projection. */
+  replayDuration(seconds: number): void;
+  /** A server-side failure that the client only sees as a generic error. */
+  failure(message: string, err: unknown): void;
 }
 
 export const builder = new SchemaBuilder<{

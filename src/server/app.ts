@@ -1,7 +1,8 @@
 // The app: one node:http server carrying yoga (GraphQL over HTTP and SSE) and graphql-ws on /graphql,
-// /healthz, and the web demo on /. `buildApp(config)` is how both `npm start` and the tests assemble it.
+// /healthz, /metrics (Prometheus), and the web demo on /. `buildApp(config)` is how both `npm start` and the tests assemble it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
@@ -20,6 +21,8 @@ import { PointInTime } from '../projection/pointInTime.ts';
 import { Snapshotter } from '../projection/snapshots.ts';
 import { LedgerStore } from '../store/ledgerStore.ts';
 import type { Config } from './config.ts';
+import { createLogger, requestIdFor, yogaLogging, type Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { serveWebDemo } from './webDemo.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -91,13 +94,27 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export function buildApp(config: Config) {
+export interface AppOptions {
+  /** Where the JSON log goes instead of stdout (tests read it). */
+  readonly logDestination?: DestinationStream;
+}
+
+/** Each HTTP request's id (and each WebSocket's, from its upgrade request), for the log. */
+const requestIds = new WeakMap<IncomingMessage, string>();
+const requestIdOf = (context: unknown) => {
+  const req = (context as { req?: IncomingMessage } | null)?.req;
+  return req ? requestIds.get(req) : undefined;
+};
+
+export function buildApp(config: Config, options: AppOptions = {}) {
   return {
     async start(): Promise<App> {
+      const logger = createLogger(config.logLevel, options.logDestination);
       const store = await LedgerStore.open(config.dataDir, { durability: config.durability, queueLimit: config.queueLimit });
       const snapshotter = await Snapshotter.start(store, config.snapshotInterval);
       const live = new LiveHub(store);
-      const context: Context = { store, pointInTime: new PointInTime(store), live };
+      const metrics = createMetrics({ store, live, logger, requestIdOf });
+      const context: Context = { store, pointInTime: new PointInTime(store), live, telemetry: metrics.telemetry };
       const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, Context>({
         schema,
         graphqlEndpoint: GRAPHQL_PATH,
@@ -106,7 +123,7 @@ export function buildApp(config: Config) {
         // GraphiQL bundled into the page rather than fetched from a CDN: it works offline too.
         renderGraphiQL,
         landingPage: false,
-        logging: 'warn',
+        logging: yogaLogging(logger),
         // handle() already refuses bodies over maxBodyBytes (413, by Content-Length) and chunked POSTs
         // (411), so yoga's own limit could never trigger — yet it pipes every body through a
         // TransformStream (a stream pipeline, an AbortController and a DOMException per request): ≈ 30 %
@@ -118,14 +135,16 @@ export function buildApp(config: Config) {
           costLimitPlugin({ maxCost: QUERY_LIMITS.maxCost, exposeLimits: true, ...REJECT_AS_VALIDATION_ERROR }),
           maxTokensPlugin({ n: QUERY_LIMITS.maxTokens, exposeLimits: true }),
           subscriptionHeadPlugin,
+          metrics.plugin,
         ],
       });
 
-      const server = createServer((req, res) => handle(req, res, yoga, store, config));
+      const server = createServer((req, res) => handle(req, res, yoga, store, config, metrics, logger));
       const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
       const wsServer = attachGraphqlWs(wss, yoga);
       server.on('upgrade', (req, socket, head) => {
         if (new URL(req.url ?? '/', 'http://x').pathname !== GRAPHQL_PATH) return socket.destroy();
+        requestIds.set(req, requestIdFor(req));
         wss.handleUpgrade(req, socket, head, (ws) => {
           if (wss.clients.size > MAX_CONNECTIONS) return ws.close(TRY_AGAIN_LATER, `at most ${MAX_CONNECTIONS} connections`);
           wss.emit('connection', ws, req);
@@ -155,15 +174,34 @@ export function buildApp(config: Config) {
             server.closeAllConnections();
             await snapshotter.stop();
             live.close();
+            metrics.close();
             await store.close();
+            logger.flush();
           })()),
       };
     },
   };
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, yoga: YogaServerInstance<any, any>, store: LedgerStore, config: Config): void {
+function handle(req: IncomingMessage, res: ServerResponse, yoga: YogaServerInstance<any, any>, store: LedgerStore, config: Config, metrics: Metrics, logger: Logger): void {
+  const requestId = requestIdFor(req);
+  requestIds.set(req, requestId);
+  res.setHeader('x-request-id', requestId);
   const path = (req.url ?? '/').split('?')[0];
+  if (path === '/metrics') {
+    metrics.registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      },
+      (err) => {
+        logger.error({ err, requestId }, 'metrics collection failed');
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('metrics collection failed\n');
+      },
+    );
+    return;
+  }
   if (path === '/healthz') {
     const ok = store.rocks.open;
     res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });

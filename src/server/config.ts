@@ -2,6 +2,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export interface Config {
   /** Interface to bind. @default '127.0.0.1' */
   readonly host: string;
@@ -17,6 +20,8 @@ export interface Config {
   readonly queueLimit: number;
   /** Largest accepted HTTP body or WebSocket message. @default 1_048_576 (1 MiB) */
   readonly maxBodyBytes: number;
+  /** Least severe level written to the JSON log on stdout; `silent` writes nothing. @default 'info' */
+  readonly logLevel: LogLevel;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -27,6 +32,7 @@ export const DEFAULT_CONFIG: Config = {
   snapshotInterval: 10_000,
   queueLimit: 20_000,
   maxBodyBytes: 1 << 20,
+  logLevel: 'info',
 };
 
 const OPTIONS = {
@@ -37,6 +43,7 @@ const OPTIONS = {
   'snapshot-interval': { type: 'string', env: 'SNAPSHOT_INTERVAL' },
   'queue-limit': { type: 'string', env: 'QUEUE_LIMIT' },
   'max-body-bytes': { type: 'string', env: 'MAX_BODY_BYTES' },
+  'log-level': { type: 'string', env: 'LOG_LEVEL' },
 } as const;
 
 export class ConfigError extends Error {}
@@ -58,6 +65,8 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
   };
   const durability = get('durability') ?? DEFAULT_CONFIG.durability;
   if (durability !== 'fsync' && durability !== 'none') throw new ConfigError(`DURABILITY / --durability must be fsync or none, got ${JSON.stringify(durability)}`);
+  const logLevel = get('log-level') || DEFAULT_CONFIG.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`LOG_LEVEL / --log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const port = int('port', DEFAULT_CONFIG.port, 0);
   if (port > 65_535) throw new ConfigError(`PORT must be at most 65535, got ${port}`);
   return {
@@ -68,5 +77,6 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     snapshotInterval: int('snapshot-interval', DEFAULT_CONFIG.snapshotInterval, 1),
     queueLimit: int('queue-limit', DEFAULT_CONFIG.queueLimit, 1),
     maxBodyBytes: int('max-body-bytes', DEFAULT_CONFIG.maxBodyBytes, 1024),
+    logLevel: logLevel as LogLevel,
   };
 }

@@ -368,7 +368,7 @@ describe('idempotent retry', () => {
   it('still replays after a restart on the same data dir (buildApp, same dataDir)', async () => {
     const { dir, remove } = await tempDir('evledger-restart-');
     try {
-      const config = { ...DEFAULT_CONFIG, port: 0, dataDir: dir };
+      const config = { ...DEFAULT_CONFIG, port: 0, dataDir: dir, logLevel: 'silent' as const };
       const first = await buildApp(config).start();
       let original: Extract<Awaited<ReturnType<typeof deposit>>, { __typename: 'DepositSuccess' }>;
       let originalTransfer: Extract<Awaited<ReturnType<typeof transfer>>, { __typename: 'TransferSuccess' }>;

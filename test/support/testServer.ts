@@ -1,7 +1,7 @@
 // A real server on a free port over a store in a temp dir, and a typed client for it.
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
-import { buildApp, type App } from '../../src/server/app.ts';
+import { buildApp, type App, type AppOptions } from '../../src/server/app.ts';
 import { DEFAULT_CONFIG, type Config } from '../../src/server/config.ts';
 import { tempDir } from './tempStore.ts';
 
@@ -18,9 +18,10 @@ export interface TServer {
   stop(): Promise<void>;
 }
 
-export async function startTServer(config: Partial<Config> = {}): Promise<TServer> {
+/** A silent log unless `config.logLevel` says otherwise; `options.logDestination` captures it. */
+export async function startTServer(config: Partial<Config> = {}, options: AppOptions = {}): Promise<TServer> {
   const { dir, remove } = await tempDir('evledger-server-');
-  const app = await buildApp({ ...DEFAULT_CONFIG, port: 0, dataDir: dir, ...config }).start();
+  const app = await buildApp({ ...DEFAULT_CONFIG, port: 0, dataDir: dir, logLevel: 'silent', ...config }, options).start();
   const graphqlUrl = `${app.url}/graphql`;
   const request: TServer['request'] = async (document, variables, headers = {}) => {
     const res = await fetch(graphqlUrl, {

@@ -117,13 +117,16 @@ function toPayload(command: Command, result: CommandResult): Payload | LedgerErr
 
 async function execute(ctx: Context, commands: Command[], atomic: boolean): Promise<(Payload | LedgerError)[]> {
   try {
+    const startedAt = performance.now();
     const results = await ctx.store.execute(commands, { atomic });
+    ctx.telemetry?.appendLatency((performance.now() - startedAt) / 1_000);
     return results.map((r, i) => toPayload(commands[i]!, r));
   } catch (err) {
     // The writer failed (I/O) or is closing: the command did not commit. Say so plainly; it is safe to
     // retry. The cause goes to the log, not into the error: yoga masks every error that wraps a
     // non-GraphQL one as "Unexpected error.", which would hide this message from the client.
-    console.error('evledger: a write failed, its commands were not applied:', err);
+    if (ctx.telemetry) ctx.telemetry.failure('a write failed, its commands were not applied', err);
+    else console.error('evledger: a write failed, its commands were not applied:', err);
     throw new GraphQLError('The ledger could not store the command; nothing was appended. Retry with the same transactionId.', {
       extensions: { code: 'STORE_UNAVAILABLE' },
     });

@@ -24,6 +24,11 @@ builder.queryField('replay', (t) =>
     type: ReplayRef,
     description: 'Replays the log from the nearest snapshot at or below `toSequence` (clamped to the head).',
     args: { toSequence: t.arg({ type: 'Sequence', required: true }) },
-    resolve: async (_, { toSequence }, ctx) => ({ ...(await replay(ctx.store, toSequence)), head: ctx.store.head }),
+    resolve: async (_, { toSequence }, ctx) => {
+      const startedAt = performance.now();
+      const result = await replay(ctx.store, toSequence);
+      ctx.telemetry?.replayDuration((performance.now() - startedAt) / 1_000);
+      return { ...result, head: ctx.store.head };
+    },
   }),
 );
