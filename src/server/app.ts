@@ -20,7 +20,8 @@ import { LiveHub } from '../live/liveHub.ts';
 import { PointInTime } from '../projection/pointInTime.ts';
 import { Snapshotter } from '../projection/snapshots.ts';
 import { LedgerStore } from '../store/ledgerStore.ts';
-import type { Config } from './config.ts';
+import { checkExposure, type Config } from './config.ts';
+import { mutationRateLimit } from './rateLimit.ts';
 import { createLogger, requestIdFor, yogaLogging, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { serveWebDemo } from './webDemo.ts';
@@ -109,6 +110,7 @@ const requestIdOf = (context: unknown) => {
 export function buildApp(config: Config, options: AppOptions = {}) {
   return {
     async start(): Promise<App> {
+      checkExposure(config);
       const logger = createLogger(config.logLevel, options.logDestination);
       const store = await LedgerStore.open(config.dataDir, { durability: config.durability, queueLimit: config.queueLimit });
       const snapshotter = await Snapshotter.start(store, config.snapshotInterval);
@@ -136,6 +138,7 @@ export function buildApp(config: Config, options: AppOptions = {}) {
           maxTokensPlugin({ n: QUERY_LIMITS.maxTokens, exposeLimits: true }),
           subscriptionHeadPlugin,
           metrics.plugin,
+          mutationRateLimit(config.mutationRateLimit),
         ],
       });
 

@@ -22,6 +22,10 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** Least severe level written to the JSON log on stdout; `silent` writes nothing. @default 'info' */
   readonly logLevel: LogLevel;
+  /** Mutations per second per client (its IP), with bursts of twice that; 0 turns the limit off. @default 5_000 */
+  readonly mutationRateLimit: number;
+  /** Allow a non-loopback HOST although the API has no authentication of its own. @default false */
+  readonly insecure: boolean;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -33,6 +37,8 @@ export const DEFAULT_CONFIG: Config = {
   queueLimit: 20_000,
   maxBodyBytes: 1 << 20,
   logLevel: 'info',
+  mutationRateLimit: 5_000,
+  insecure: false,
 };
 
 const OPTIONS = {
@@ -44,6 +50,7 @@ const OPTIONS = {
   'queue-limit': { type: 'string', env: 'QUEUE_LIMIT' },
   'max-body-bytes': { type: 'string', env: 'MAX_BODY_BYTES' },
   'log-level': { type: 'string', env: 'LOG_LEVEL' },
+  'rate-limit': { type: 'string', env: 'RATE_LIMIT' },
 } as const;
 
 export class ConfigError extends Error {}
@@ -51,11 +58,14 @@ export class ConfigError extends Error {}
 export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(Object.entries(OPTIONS).map(([k, v]) => [k, { type: v.type }])) as Record<keyof typeof OPTIONS, { type: 'string' }>,
+    options: {
+      ...(Object.fromEntries(Object.entries(OPTIONS).map(([k, v]) => [k, { type: v.type }])) as Record<keyof typeof OPTIONS, { type: 'string' }>),
+      insecure: { type: 'boolean' },
+    },
     strict: true,
     allowPositionals: false,
   });
-  const get = (name: keyof typeof OPTIONS) => values[name] ?? env[OPTIONS[name].env];
+  const get = (name: keyof typeof OPTIONS) => (values[name] as string | undefined) ?? env[OPTIONS[name].env];
   const int = (name: keyof typeof OPTIONS, fallback: number, min: number) => {
     const raw = get(name);
     if (raw === undefined || raw === '') return fallback;
@@ -78,5 +88,22 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     queueLimit: int('queue-limit', DEFAULT_CONFIG.queueLimit, 1),
     maxBodyBytes: int('max-body-bytes', DEFAULT_CONFIG.maxBodyBytes, 1024),
     logLevel: logLevel as LogLevel,
+    mutationRateLimit: int('rate-limit', DEFAULT_CONFIG.mutationRateLimit, 0),
+    insecure: values.insecure === true || env.INSECURE === '1' || env.INSECURE === 'true',
   };
+}
+
+/** Loopback only: 127.0.0.0/8, ::1, localhost. */
+export const isLoopback = (host: string): boolean => /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || host === 'localhost';
+
+/**
+ * Refuses to expose the API beyond this machine without authentication: anyone who can reach it could
+ * move money. Authentication is the operator's job until the API has its own (a proxy in front).
+ */
+export function checkExposure(config: Config): void {
+  if (isLoopback(config.host) || config.insecure) return;
+  throw new ConfigError(
+    `refusing to serve on HOST=${config.host}: the API has no authentication, so anyone who can reach it could move money. ` +
+      'Bind 127.0.0.1, or pass --insecure (INSECURE=1) if something in front of it authenticates every request.',
+  );
 }
