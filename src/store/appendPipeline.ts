@@ -90,6 +90,8 @@ export class AppendPipeline {
    * the writer's path (it overlaps the previous batch's fsync); this closes the window it opens.
    */
   private readonly recentTransactions = new Map<string, PriorTransaction & { epoch: number }>();
+  /** The transaction ids submitted in this tick, for the one multi-get at its end. */
+  private tickLookup: { ids: string[]; found: Promise<Map<string, PriorTransaction>> } | null = null;
 
   constructor(
     private readonly rocks: Rocks,
@@ -332,20 +334,33 @@ export class AppendPipeline {
     }
   }
 
-  /** The committed use of each transaction id of these commands, in one multi-get. */
-  private async lookUpTransactions(commands: readonly Command[]): Promise<Map<string, PriorTransaction>> {
-    const found = new Map<string, PriorTransaction>();
+  /**
+   * The committed use of each transaction id of these commands. Every submit of one tick shares one
+   * multi-get, sent at the end of the tick: 64 concurrent callers cost one thread-pool round trip, not 64.
+   * (The shared map holds the whole tick's ids; each unit reads its own.)
+   */
+  private lookUpTransactions(commands: readonly Command[]): Promise<Map<string, PriorTransaction>> {
     const ids: string[] = [];
     for (const c of commands) {
       const txId = transactionIdOf(c);
       if (txId !== null) ids.push(txId);
     }
-    if (ids.length === 0) return found;
-    const values = await this.rocks.getMany(ids.map(transactionKey));
-    values.forEach((value, i) => {
-      if (value) found.set(ids[i]!, decodeTransaction(value));
-    });
-    return found;
+    if (ids.length === 0) return Promise.resolve(new Map());
+    if (!this.tickLookup) {
+      const lookup = { ids: [] as string[], found: null as unknown as Promise<Map<string, PriorTransaction>> };
+      lookup.found = new Promise<void>((resolve) => process.nextTick(resolve)).then(async () => {
+        this.tickLookup = null;
+        const found = new Map<string, PriorTransaction>();
+        const values = await this.rocks.getMany(lookup.ids.map(transactionKey));
+        values.forEach((value, i) => {
+          if (value) found.set(lookup.ids[i]!, decodeTransaction(value));
+        });
+        return found;
+      });
+      this.tickLookup = lookup;
+    }
+    for (const id of ids) this.tickLookup.ids.push(id);
+    return this.tickLookup.found;
   }
 }
 
