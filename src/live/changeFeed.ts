@@ -52,12 +52,6 @@ export class ChangeFeed {
     };
   }
 
-  get listenerCount(): number {
-    let n = this.everything.size;
-    for (const set of this.byAccount.values()) n += set.size;
-    return n;
-  }
-
   close(): void {
     this.unsubscribe();
   }

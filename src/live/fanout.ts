@@ -17,10 +17,6 @@ export class Fanout {
 
   constructor(private readonly feed: ChangeFeed) {}
 
-  get groupCount(): number {
-    return this.groups.size;
-  }
-
   /** A live source for a subscriber of the operation `key`, which shares `topic`'s messages with its group. */
   source<P>(key: string, topic: Topic<P>, prepare: (item: Item<P>) => unknown): LiveSource<P> {
     return (push) => {

@@ -2,7 +2,7 @@
 // as it commits) and from the log (catch-up after `afterSequence`, or after falling behind).
 import { accountIdsOf, type EventType, type RecordedEvent } from '../domain/events.ts';
 import type { AccountState, AccountStatus, CurrencyTotal, Money } from '../domain/types.ts';
-import { blockEntries, decodeEvent } from '../store/codec.ts';
+import { decodeBlock } from '../store/codec.ts';
 import type { LedgerStore } from '../store/ledgerStore.ts';
 import type { LiveBatch } from './changeFeed.ts';
 
@@ -168,7 +168,7 @@ export function ledgerUpdatesTopic(store: LedgerStore): Topic<LedgerUpdate> {
     async *readLog(after, to) {
       // One message per committed batch, as live subscribers saw them: a block is a batch.
       for await (const { block } of store.readBlocks(after + 1)) {
-        const events = [...blockEntries(block)].map((e) => decodeEvent(e.bytes)).filter((e) => e.sequence > after);
+        const events = decodeBlock(block).filter((e) => e.sequence > after);
         if (events.length === 0) continue;
         const last = events[events.length - 1]!.sequence;
         if (last > to) return;

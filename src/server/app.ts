@@ -1,6 +1,6 @@
 // The app: one node:http server carrying yoga (GraphQL over HTTP and SSE) and graphql-ws on /graphql,
 // /healthz, /metrics (Prometheus), and the web demo on /. `buildApp(config)` is how both `npm start` and the tests assemble it.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';

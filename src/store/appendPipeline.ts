@@ -118,13 +118,7 @@ export class AppendPipeline {
       const error: DomainError = { code: 'OVERLOADED', retryAfterMs: RETRY_AFTER_MS };
       return Promise.resolve(commands.map(() => ({ kind: 'rejected', error })));
     }
-    const priors = this.lookUpTransactions(commands);
-    priors.catch(() => {}); // a failed lookup fails the unit when its batch awaits it
-    return new Promise((resolve, reject) => {
-      this.queue.push({ commands, atomic, priors, lookedUpAt: this.epoch, resolve, reject });
-      this.queued += commands.length;
-      this.writing ??= this.drain();
-    });
+    return this.enqueue(commands, atomic);
   }
 
   /**
@@ -134,10 +128,14 @@ export class AppendPipeline {
    */
   submitImported(imported: readonly ImportedEvent[], commands: readonly Command[]): Promise<Decided[]> {
     if (this.closed) return Promise.reject(new Error('the ledger is closing'));
+    return this.enqueue(commands, true, imported);
+  }
+
+  private enqueue(commands: readonly Command[], atomic: boolean, imported?: readonly ImportedEvent[]): Promise<Decided[]> {
     const priors = this.lookUpTransactions(commands);
-    priors.catch(() => {});
+    priors.catch(() => {}); // a failed lookup fails the unit when its batch awaits it
     return new Promise((resolve, reject) => {
-      this.queue.push({ commands, atomic: true, imported, priors, lookedUpAt: this.epoch, resolve, reject });
+      this.queue.push({ commands, atomic, imported, priors, lookedUpAt: this.epoch, resolve, reject });
       this.queued += commands.length;
       this.writing ??= this.drain();
     });

@@ -76,8 +76,6 @@ export const ACCOUNTS_START = Buffer.from([P.account]);
 export const ACCOUNTS_END = Buffer.from([P.account + 1]);
 
 export const transactionKey = (transactionId: string) => prefixedString(P.transaction, transactionId);
-export const TRANSACTIONS_START = Buffer.from([P.transaction]);
-export const TRANSACTIONS_END = Buffer.from([P.transaction + 1]);
 
 export const checkpointKey = (lastSequence: number) => prefixed(P.checkpoint, lastSequence);
 export const CHECKPOINTS_START = prefixed(P.checkpoint, 0);
@@ -94,7 +92,6 @@ export const sequenceOfTimeKey = (key: Buffer): Sequence => readU64(key, 9) as S
 
 export const snapshotKey = (seq: number) => prefixed(P.snapshot, seq);
 export const SNAPSHOTS_START = prefixed(P.snapshot, 0);
-export const sequenceOfSnapshotKey = (key: Buffer): Sequence => readU64(key, 1) as Sequence;
 export function snapshotChunkKey(seq: number, chunk: number): Buffer {
   const key = Buffer.allocUnsafe(13);
   key[0] = P.snapshotChunk;

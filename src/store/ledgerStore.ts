@@ -11,11 +11,9 @@ import { validateCommand } from '../domain/validation.ts';
 import { AppendPipeline, type Commit, type ImportedEvent, type PipelineOptions } from './appendPipeline.ts';
 import {
   GENESIS_HASH,
-  blockEntries,
   decodeAccount,
   decodeBlock,
   decodeCheckpoint,
-  decodeEvent,
   decodeHead,
   decodeHistory,
   type Checkpoint,
@@ -168,12 +166,9 @@ export class LedgerStore {
   /** Events with from ≤ sequence ≤ to, in order, read block by block from one consistent view. */
   async *readEvents(from: number, to: number = Number.MAX_SAFE_INTEGER): AsyncGenerator<RecordedEvent> {
     if (from > to) return;
-    const first = await this.rocks.last(LOG_START, logKey(Math.max(from, 1)));
-    const start = first ? first[0] : logKey(from);
-    for await (const [key, block] of this.rocks.range({ gte: start, lte: LOG_END })) {
-      if (sequenceOfLogKey(key) > to) return;
-      for (const entry of blockEntries(block)) {
-        const event = decodeEvent(entry.bytes);
+    for await (const { first, block } of this.readBlocks(from)) {
+      if (first > to) return;
+      for (const event of decodeBlock(block)) {
         if (event.sequence < from) continue;
         if (event.sequence > to) return;
         yield event;
@@ -181,7 +176,7 @@ export class LedgerStore {
     }
   }
 
-  /** Whole decoded blocks from the one containing `from` on: the fast path for replay and verify. */
+  /** Raw blocks from the one containing `from` on, from one consistent view (a RocksDB snapshot). */
   async *readBlocks(from: number): AsyncGenerator<{ first: Sequence; block: Buffer }> {
     const first = await this.rocks.last(LOG_START, logKey(Math.max(from, 1)));
     for await (const [key, block] of this.rocks.range({ gte: first ? first[0] : logKey(from), lte: LOG_END })) {
@@ -290,8 +285,4 @@ async function loadProjection(rocks: Rocks, head: Head): Promise<LedgerState> {
   return LedgerState.from({ sequence: head.sequence, accountCount, totals }, accounts, head.timestamp);
 }
 
-function lastSequenceOf(block: Buffer): number {
-  let last = 0;
-  for (const entry of blockEntries(block)) last = decodeEvent(entry.bytes).sequence;
-  return last;
-}
+const lastSequenceOf = (block: Buffer): number => decodeBlock(block).at(-1)?.sequence ?? 0;
