@@ -43,6 +43,10 @@ export function transactionIdOf(command: Command): string | null {
   return 'transactionId' in command ? command.transactionId : null;
 }
 
+/** The accounts a command touches: both sides of a transfer. */
+export const accountIdsOfCommand = (command: Command): string[] =>
+  command.type === 'Transfer' ? [command.fromAccountId, command.toAccountId] : [command.accountId];
+
 /**
  * What makes two uses of one transaction id "the same command": everything but expectedVersion,
  * because a retry after a lost reply must succeed even though the first attempt moved the version.

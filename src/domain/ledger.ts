@@ -144,3 +144,15 @@ export function totalChange(
 
 export const sortedTotals = (totals: Iterable<CurrencyTotal>): CurrencyTotal[] =>
   [...totals].sort((a, b) => (a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0));
+
+/** The summary of just these accounts (as of `at`): the ledger a viewer limited to them may see. */
+export function summaryOf(accounts: Iterable<AccountState>, at: Sequence): LedgerSummary {
+  const totals = new Map<string, CurrencyTotal>();
+  let accountCount = 0;
+  for (const a of accounts) {
+    const t = totals.get(a.currency);
+    totals.set(a.currency, { currency: a.currency, balance: money((t?.balance ?? 0) + a.balance), accounts: (t?.accounts ?? 0) + 1 });
+    accountCount++;
+  }
+  return { sequence: at, accountCount, totals: sortedTotals(totals.values()) };
+}

@@ -4,12 +4,18 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import type { LiveHub } from '../live/liveHub.ts';
 import type { PointInTime } from '../projection/pointInTime.ts';
+import type { Snapshotter } from '../projection/snapshots.ts';
 import type { LedgerStore } from '../store/ledgerStore.ts';
+import type { Viewer } from './access.ts';
 
 export interface Context {
   readonly store: LedgerStore;
   readonly pointInTime: PointInTime;
   readonly live: LiveHub;
+  /** Who is asking: their role and the accounts they may see. */
+  readonly viewer: Viewer;
+  /** For `createSnapshot`; absent in tests that build a bare context. */
+  readonly snapshotter?: Snapshotter;
   /** Where resolvers report timings and server-side failures; absent in tests that build a bare context. */
   readonly telemetry?: Telemetry;
 }

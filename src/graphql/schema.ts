@@ -7,6 +7,7 @@ import './schema/accounts.ts';
 import './schema/events.ts';
 import './schema/mutations.ts';
 import './schema/replay.ts';
+import './schema/snapshots.ts';
 import './schema/subscriptions.ts';
 
 export const schema: GraphQLSchema = builder.toSchema();

@@ -18,6 +18,7 @@ import {
 import { SubscriptionTooSlow } from '../live/liveSubscription.ts';
 import type { Item } from '../live/topics.ts';
 import type { WebSocket } from 'ws';
+import { tokenExpired, untilExpiry, type Viewer } from './access.ts';
 import type { Context } from './builder.ts';
 import { tooSlowError, topicFor } from './schema/subscriptions.ts';
 
@@ -51,7 +52,7 @@ export function sharedSubscribe(args: ExecutionArgs & { rootValue: { subscribe: 
     const result = await execute({ ...args, rootValue: payload, contextValue: { ...ctx } });
     return serializedOnce({ ...result, errors: result.errors?.map(mask), extensions: { ...result.extensions, head: ctx.store.head } });
   };
-  const subscription = ctx.live.subscribeShared(groupKey(args, node as FieldNode), request.topic, request.afterSequence, (item: Item<unknown>) => run(item.payload));
+  const subscription = ctx.live.subscribeShared(groupKey(args, node as FieldNode, ctx.viewer), request.topic, request.afterSequence, (item: Item<unknown>) => run(item.payload));
   // Results serialized once need this socket's send to splice their bytes in; without it, plain copies.
   const once = sendsOnce((ctx as { socket?: unknown }).socket);
   // An iterator rather than an async generator: return() (the client completed or left) must end the
@@ -77,15 +78,19 @@ export function sharedSubscribe(args: ExecutionArgs & { rootValue: { subscribe: 
       return { done: true, value: undefined };
     },
   };
-  return results;
+  return untilExpiry(ctx.viewer, results, () => ({ errors: [tokenExpired()] }));
 }
 
-/** Operations share a group when they differ at most in the afterSequence variable. */
-function groupKey(args: ExecutionArgs, field: FieldNode): string {
+/**
+ * Operations share a group when they differ at most in the afterSequence variable and their tokens
+ * limit them to the same accounts (a group's messages are executed in its first member's context).
+ */
+function groupKey(args: ExecutionArgs, field: FieldNode, viewer: Viewer): string {
   const after = field.arguments?.find((a) => a.name.value === 'afterSequence');
   const variables = { ...(args.variableValues as Record<string, unknown> | undefined) };
   if (after?.value.kind === Kind.VARIABLE) delete variables[after.value.name.value];
-  return `${args.operationName ?? ''}\n${print(args.document)}\n${JSON.stringify(variables)}`;
+  const scope = viewer.accounts ? [...viewer.accounts].sort().join(',') : '*';
+  return `${scope}\n${args.operationName ?? ''}\n${print(args.document)}\n${JSON.stringify(variables)}`;
 }
 
 /** Errors we raised on purpose (GraphQLError) go to the client; anything else is an internal fault. */

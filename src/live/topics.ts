@@ -143,9 +143,12 @@ export function accountUpdatesTopic(store: LedgerStore, accountIds: ReadonlySet<
 
 // --- ledgerUpdates -------------------------------------------------------------------------------
 
-function ledgerUpdate(events: readonly RecordedEvent[], finalState: (id: string) => AccountState | { balance: Money; version: number; status: AccountStatus }, totals: readonly CurrencyTotal[], accountCount: number, head: number): Item<LedgerUpdate> {
+function ledgerUpdate(events: readonly RecordedEvent[], scope: ReadonlySet<string> | null, finalState: (id: string) => AccountState | { balance: Money; version: number; status: AccountStatus }, totals: readonly CurrencyTotal[], accountCount: number, head: number): Item<LedgerUpdate> | null {
   const net = new Map<string, number>();
-  for (const event of events) for (const id of accountIdsOf(event)) net.set(id, (net.get(id) ?? 0) + changeOf(event, id));
+  for (const event of events) {
+    for (const id of accountIdsOf(event)) if (!scope || scope.has(id)) net.set(id, (net.get(id) ?? 0) + changeOf(event, id));
+  }
+  if (net.size === 0) return null;
   const accounts = [...net].map(([accountId, change]) => {
     const a = finalState(accountId);
     return { accountId, change, balance: a.balance, version: a.version, status: a.status };
@@ -158,12 +161,18 @@ function ledgerUpdate(events: readonly RecordedEvent[], finalState: (id: string)
   };
 }
 
-export function ledgerUpdatesTopic(store: LedgerStore): Topic<LedgerUpdate> {
+/**
+ * One message per committed batch. With a `scope`, only batches touching those accounts, only their
+ * changes, and no totals (`totals` and `accountCount` are the whole ledger's; the reader computes the
+ * scope's own at `toSequence`).
+ */
+export function ledgerUpdatesTopic(store: LedgerStore, scope: ReadonlySet<string> | null = null): Topic<LedgerUpdate> {
   return {
-    accountIds: null,
+    accountIds: scope,
     fromBatch(batch) {
       const byId = new Map(batch.accounts.map((a) => [a.id, a]));
-      return [ledgerUpdate(batch.events, (id) => byId.get(id)!, batch.totals, batch.accountCount, batch.toSequence)];
+      const item = ledgerUpdate(batch.events, scope, (id) => byId.get(id)!, scope ? [] : batch.totals, scope ? 0 : batch.accountCount, batch.toSequence);
+      return item ? [item] : [];
     },
     async *readLog(after, to) {
       // One message per committed batch, as live subscribers saw them: a block is a batch.
@@ -173,12 +182,14 @@ export function ledgerUpdatesTopic(store: LedgerStore): Topic<LedgerUpdate> {
         const last = events[events.length - 1]!.sequence;
         if (last > to) return;
         const lastOf = new Map<string, number>();
-        for (const e of events) for (const id of accountIdsOf(e)) lastOf.set(id, e.sequence);
-        const points = [...lastOf].map(([id, sequence]) => ({ id, sequence }));
-        const states = await store.accountsAfter(points);
-        const byId = new Map(points.map((p, i) => [p.id, states[i]!]));
-        const checkpoint = await store.checkpointAt(last);
-        yield ledgerUpdate(events, (id) => byId.get(id)!, checkpoint?.checkpoint.totals ?? [], checkpoint?.checkpoint.accountCount ?? 0, store.head);
+        for (const e of events) for (const id of accountIdsOf(e)) if (!scope || scope.has(id)) lastOf.set(id, e.sequence);
+        if (lastOf.size > 0) {
+          const points = [...lastOf].map(([id, sequence]) => ({ id, sequence }));
+          const states = await store.accountsAfter(points);
+          const byId = new Map(points.map((p, i) => [p.id, states[i]!]));
+          const checkpoint = scope ? undefined : await store.checkpointAt(last);
+          yield ledgerUpdate(events, scope, (id) => byId.get(id)!, checkpoint?.checkpoint.totals ?? [], checkpoint?.checkpoint.accountCount ?? 0, store.head)!;
+        }
         if (last === to) return;
       }
     },

@@ -1,6 +1,6 @@
 // What was true at sequence S (or time T): accounts from one reverse seek in their history index,
 // ledger totals from the checkpoint of the batch at or before S plus the few events after it.
-import { totalChange, sortedTotals, type LedgerSummary } from '../domain/ledger.ts';
+import { summaryOf, totalChange, sortedTotals, type LedgerSummary } from '../domain/ledger.ts';
 import { money, sequence, type AccountId, type AccountState, type CurrencyTotal, type Sequence } from '../domain/types.ts';
 import { decodeAccount } from '../store/codec.ts';
 import { ACCOUNTS_END, accountIdOfKey, accountKey, ACCOUNTS_START } from '../store/keys.ts';
@@ -51,6 +51,24 @@ export class PointInTime {
       accountCount += change.newAccounts;
     }
     return { sequence: sequence(seq), accountCount, totals: sortedTotals(totals.values()) };
+  }
+
+  /** The ledger of only the accounts `ids` as of `seq` (those that existed then): one seek each. */
+  async ledgerOf(ids: Iterable<AccountId>, seq: number): Promise<LedgerSummary> {
+    const accounts = await Promise.all([...ids].map((id) => this.accountAt(id, seq)));
+    return summaryOf(accounts.filter((a): a is AccountState => a !== null), sequence(seq));
+  }
+
+  /** Up to `first` of the accounts `ids` that existed at `seq`, in id order, after the id `after`. */
+  async accountsAmong(ids: Iterable<AccountId>, seq: number, first: number, after: AccountId | null): Promise<{ accounts: AccountState[]; hasNextPage: boolean }> {
+    const accounts: AccountState[] = [];
+    for (const id of [...ids].filter((id) => after === null || id > after).sort()) {
+      const a = await this.accountAt(id, seq);
+      if (!a) continue;
+      if (accounts.length === first) return { accounts, hasNextPage: true };
+      accounts.push(a);
+    }
+    return { accounts, hasNextPage: false };
   }
 
   /** Up to `first` accounts that existed at `seq`, in id order, after the id `after`. */

@@ -3,7 +3,7 @@
 // consistent picture) and written after the commit, off the writer's path. Chunks go first and the
 // header last, in one atomic batch: a snapshot is either whole or absent.
 import { LedgerState } from '../domain/ledger.ts';
-import type { AccountState, Sequence } from '../domain/types.ts';
+import { sequence, type AccountState, type Sequence } from '../domain/types.ts';
 import { decodeAccounts, decodeSnapshotHeader, encodeAccounts, encodeSnapshotHeader, type SnapshotHeader } from '../store/codec.ts';
 import { SNAPSHOTS_START, snapshotChunkKey, snapshotKey } from '../store/keys.ts';
 import type { LedgerStore } from '../store/ledgerStore.ts';
@@ -13,7 +13,7 @@ const ACCOUNTS_PER_CHUNK = 1_000;
 
 export class Snapshotter {
   private lastSnapshot = 0;
-  private writing: Promise<void> | null = null;
+  private writing: Promise<Sequence> | null = null;
   private readonly unsubscribe: () => void;
   /** The last failure to write a snapshot; snapshots are an optimisation, so it does not stop the ledger. */
   lastError: unknown = null;
@@ -32,31 +32,42 @@ export class Snapshotter {
     return snapshotter;
   }
 
-  /** Takes a snapshot of the ledger now, unless one is being written; resolves when it is stored. */
-  snapshotNow(): Promise<void> {
+  /**
+   * Takes a snapshot of the ledger now, unless the head already has one or one is being written;
+   * resolves with the sequence of that snapshot once it is stored.
+   */
+  snapshotNow(): Promise<Sequence> {
     if (!this.writing && this.store.head > this.lastSnapshot) {
       const state = this.store.state;
       const header = { ...state.summary(), timestamp: state.lastTimestamp };
       const accounts = [...state.accounts()];
+      const previous = this.lastSnapshot;
       this.lastSnapshot = header.sequence;
       this.writing = this.write(header, accounts)
-        .catch((err) => {
-          this.lastError = err;
+        .then(() => header.sequence)
+        .catch((err: unknown) => {
+          this.lastSnapshot = previous; // the next commit tries again
+          throw err;
         })
         .finally(() => {
           this.writing = null;
         });
     }
-    return this.writing ?? Promise.resolve();
+    return this.writing ?? Promise.resolve(sequence(this.lastSnapshot));
   }
 
   async stop(): Promise<void> {
     this.unsubscribe();
-    await this.writing;
+    await this.writing?.catch(() => {}); // its failure is in lastError
   }
 
   private maybeSnapshot(): void {
-    if (this.store.head - this.lastSnapshot >= this.interval) void this.snapshotNow();
+    if (this.store.head - this.lastSnapshot >= this.interval) {
+      this.snapshotNow().then(
+        () => (this.lastError = null),
+        (err: unknown) => (this.lastError = err),
+      );
+    }
   }
 
   private async write(summary: Omit<SnapshotHeader, 'chunks'>, accounts: AccountState[]): Promise<void> {

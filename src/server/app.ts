@@ -12,6 +12,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { tokenExpired, UNRESTRICTED, type Viewer } from '../graphql/access.ts';
 import type { Context } from '../graphql/builder.ts';
 import { schema } from '../graphql/schema.ts';
 import { subscriptionHeadPlugin } from '../graphql/schema/subscriptions.ts';
@@ -20,6 +21,8 @@ import { LiveHub } from '../live/liveHub.ts';
 import { PointInTime } from '../projection/pointInTime.ts';
 import { Snapshotter } from '../projection/snapshots.ts';
 import { LedgerStore } from '../store/ledgerStore.ts';
+import { exportLog, importLog } from '../store/exportImport.ts';
+import { AuthError, authorizationOf, createAuthenticator, type Authenticator } from './auth.ts';
 import { checkExposure, type Config } from './config.ts';
 import { mutationRateLimit } from './rateLimit.ts';
 import { createLogger, requestIdFor, yogaLogging, type Logger } from './logger.ts';
@@ -80,6 +83,8 @@ subscription Live {
 const CONNECTION_INIT_WAIT_MS = 3_000; // 3 seconds
 /** WebSocket close code 1001: the server is going away. */
 const GOING_AWAY = 1001;
+/** graphql-ws's close code for a refused connection_init. */
+const FORBIDDEN_CLOSE = 4403;
 /** WebSocket close code 1013: try again later (too many connections). */
 const TRY_AGAIN_LATER = 1013;
 /** Open graphql-ws connections, and subscriptions on each. */
@@ -100,6 +105,9 @@ export interface AppOptions {
   readonly logDestination?: DestinationStream;
 }
 
+/** The viewer of each authenticated HTTP request (set before yoga sees it). */
+const viewers = new WeakMap<IncomingMessage, Viewer>();
+
 /** Each HTTP request's id (and each WebSocket's, from its upgrade request), for the log. */
 const requestIds = new WeakMap<IncomingMessage, string>();
 const requestIdOf = (context: unknown) => {
@@ -111,16 +119,18 @@ export function buildApp(config: Config, options: AppOptions = {}) {
   return {
     async start(): Promise<App> {
       checkExposure(config);
+      const auth = createAuthenticator(config);
       const logger = createLogger(config.logLevel, options.logDestination);
       const store = await LedgerStore.open(config.dataDir, { durability: config.durability, queueLimit: config.queueLimit });
       const snapshotter = await Snapshotter.start(store, config.snapshotInterval);
       const live = new LiveHub(store);
       const metrics = createMetrics({ store, live, logger, requestIdOf });
-      const context: Context = { store, pointInTime: new PointInTime(store), live, telemetry: metrics.telemetry };
+      const context: Omit<Context, 'viewer'> = { store, pointInTime: new PointInTime(store), live, snapshotter, telemetry: metrics.telemetry };
       const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, Context>({
         schema,
         graphqlEndpoint: GRAPHQL_PATH,
-        context: () => ({ ...context }),
+        // graphql-ws passes the viewer it authenticated at connection_init; HTTP requests were authenticated in handle().
+        context: (initial: { req: IncomingMessage; viewer?: Viewer }): Context => ({ ...context, viewer: initial.viewer ?? viewers.get(initial.req) ?? UNRESTRICTED }),
         graphiql: { title: 'evledger', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_EXAMPLE },
         // GraphiQL bundled into the page rather than fetched from a CDN: it works offline too.
         renderGraphiQL,
@@ -142,9 +152,9 @@ export function buildApp(config: Config, options: AppOptions = {}) {
         ],
       });
 
-      const server = createServer((req, res) => handle(req, res, yoga, store, config, metrics, logger));
+      const server = createServer((req, res) => handle(req, res, { yoga, store, config, metrics, logger, auth }));
       const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
-      const wsServer = attachGraphqlWs(wss, yoga);
+      const wsServer = attachGraphqlWs(wss, yoga, auth);
       server.on('upgrade', (req, socket, head) => {
         if (new URL(req.url ?? '/', 'http://x').pathname !== GRAPHQL_PATH) return socket.destroy();
         requestIds.set(req, requestIdFor(req));
@@ -186,7 +196,17 @@ export function buildApp(config: Config, options: AppOptions = {}) {
   };
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, yoga: YogaServerInstance<any, any>, store: LedgerStore, config: Config, metrics: Metrics, logger: Logger): void {
+interface Serving {
+  readonly yoga: YogaServerInstance<any, any>;
+  readonly store: LedgerStore;
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly auth: Authenticator;
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, serving: Serving): void {
+  const { yoga, store, config, metrics, logger, auth } = serving;
   const requestId = requestIdFor(req);
   requestIds.set(req, requestId);
   res.setHeader('x-request-id', requestId);
@@ -215,33 +235,107 @@ function handle(req: IncomingMessage, res: ServerResponse, yoga: YogaServerInsta
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > config.maxBodyBytes) return refuse(res, 413, `request body over ${config.maxBodyBytes} bytes`);
     if (req.headers['transfer-encoding'] && req.method === 'POST') return refuse(res, 411, 'send a Content-Length (chunked bodies are not accepted)');
-    void yoga.handle(req, res);
+    // The GraphiQL page itself is public (it holds no data); every operation needs a token.
+    const graphiqlPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
+    if (!auth.enabled || graphiqlPage) return void yoga.handle(req, res);
+    authenticated(req, res, auth, () => void yoga.handle(req, res));
+    return;
+  }
+  if (path === '/admin/export' || path === '/admin/import') {
+    authenticated(req, res, auth, (viewer) => {
+      if (viewer.role !== 'admin' || viewer.accounts !== null) return refuse(res, 403, `${path} needs an admin token for every account`, 'FORBIDDEN');
+      const work = path === '/admin/export' ? exportOverHttp(req, res, config) : importOverHttp(req, res, store);
+      work.catch((err) => {
+        logger.error({ err, requestId }, `${path} failed`);
+        if (!res.headersSent) refuse(res, 500, `${path} failed`, 'INTERNAL_SERVER_ERROR');
+        else res.destroy();
+      });
+    });
     return;
   }
   serveWebDemo(req, res);
 }
 
-function refuse(res: ServerResponse, status: number, message: string): void {
+/** Runs `next` with the request's viewer, or answers 401 (a missing, invalid or expired token). */
+function authenticated(req: IncomingMessage, res: ServerResponse, auth: Authenticator, next: (viewer: Viewer) => void): void {
+  auth.authenticate(req.headers.authorization).then(
+    (viewer) => {
+      viewers.set(req, viewer);
+      next(viewer);
+    },
+    (err: unknown) => {
+      if (!(err instanceof AuthError)) return refuse(res, 500, 'could not check the token', 'INTERNAL_SERVER_ERROR');
+      res.setHeader('www-authenticate', `Bearer error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}"`);
+      refuse(res, 401, err.message, err.code);
+    },
+  );
+}
+
+/** GET /admin/export: the log as NDJSON from one consistent point, while the server keeps serving. */
+async function exportOverHttp(req: IncomingMessage, res: ServerResponse, config: Config): Promise<void> {
+  if (req.method !== 'GET') return refuse(res, 405, 'use GET');
+  const from = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('from') ?? 1);
+  if (!Number.isSafeInteger(from) || from < 1) return refuse(res, 400, 'from must be a sequence ≥ 1', 'BAD_USER_INPUT');
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  const gone = new Promise<void>((resolve) => res.once('close', resolve));
+  await exportLog(config.dataDir, async (line) => {
+    if (res.destroyed) throw new Error('the client left');
+    if (!res.write(line)) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), gone]);
+  });
+  res.end();
+}
+
+/** POST /admin/import: an export (NDJSON body) appended to this empty store through the writer. */
+async function importOverHttp(req: IncomingMessage, res: ServerResponse, store: LedgerStore): Promise<void> {
+  if (req.method !== 'POST') return refuse(res, 405, 'use POST');
+  if (store.head !== 0) return refuse(res, 409, `import needs an empty store; this one is at sequence ${store.head}`, 'CONFLICT');
+  let result;
+  try {
+    result = await importLog(store, req);
+  } catch (err) {
+    // A malformed line or an event that does not reproduce: what was imported before it stays.
+    return refuse(res, 400, `import stopped at sequence ${store.head}: ${(err as Error).message}`, 'BAD_USER_INPUT');
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(result));
+}
+
+function refuse(res: ServerResponse, status: number, message: string, code = 'BAD_REQUEST'): void {
   res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }));
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
 /** graphql-ws over the same schema and plugins (limits, masking) as HTTP, via yoga's envelop. */
-function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<any, any>) {
-  return useServer(
+function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<any, any>, auth: Authenticator) {
+  return useServer<Record<string, unknown> | undefined, { viewer?: Viewer }>(
     {
       connectionInitWaitTimeout: CONNECTION_INIT_WAIT_MS,
+      // The token comes in connection_init (browsers cannot set headers on a WebSocket), or else in the
+      // upgrade request's Authorization header. Refused: closed with 4403 and the reason.
+      onConnect: async (ctx) => {
+        try {
+          ctx.extra.viewer = await auth.authenticate(authorizationOf(ctx.connectionParams) ?? ctx.extra.request.headers.authorization);
+          return true;
+        } catch (err) {
+          if (!(err instanceof AuthError)) throw err;
+          ctx.extra.socket.close(FORBIDDEN_CLOSE, `${err.code}: ${err.message}`.slice(0, 123));
+          return false;
+        }
+      },
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => sharedSubscribe(args) as any,
       onSubscribe: async (ctx, _id, params) => {
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_CONNECTION) { // this one is already in the count
           return [new GraphQLError(`at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
         }
+        const viewer = ctx.extra.viewer ?? UNRESTRICTED;
+        if (viewer.expiresAt !== null && viewer.expiresAt <= Date.now()) return [tokenExpired()];
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
+          viewer,
         });
         const args = {
           schema,

@@ -24,8 +24,16 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Mutations per second per client (its IP), with bursts of twice that; 0 turns the limit off. @default 5_000 */
   readonly mutationRateLimit: number;
-  /** Allow a non-loopback HOST although the API has no authentication of its own. @default false */
+  /** Allow a non-loopback HOST without authentication (something in front must authenticate). @default false */
   readonly insecure: boolean;
+  /** HS256 shared secret (≥ 32 bytes): turns authentication on. @default unset */
+  readonly jwtSecret: string | null;
+  /** RS256 (RSA) or ES256 (P-256) public key, as PEM or a path to a PEM file: turns authentication on. @default unset */
+  readonly jwtPublicKey: string | null;
+  /** Required `iss` of every token. @default unset (not checked) */
+  readonly jwtIssuer: string | null;
+  /** Required `aud` of every token. @default unset (not checked) */
+  readonly jwtAudience: string | null;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -39,6 +47,10 @@ export const DEFAULT_CONFIG: Config = {
   logLevel: 'info',
   mutationRateLimit: 5_000,
   insecure: false,
+  jwtSecret: null,
+  jwtPublicKey: null,
+  jwtIssuer: null,
+  jwtAudience: null,
 };
 
 const OPTIONS = {
@@ -51,6 +63,10 @@ const OPTIONS = {
   'max-body-bytes': { type: 'string', env: 'MAX_BODY_BYTES' },
   'log-level': { type: 'string', env: 'LOG_LEVEL' },
   'rate-limit': { type: 'string', env: 'RATE_LIMIT' },
+  'jwt-secret': { type: 'string', env: 'JWT_SECRET' },
+  'jwt-public-key': { type: 'string', env: 'JWT_PUBLIC_KEY' },
+  'jwt-issuer': { type: 'string', env: 'JWT_ISSUER' },
+  'jwt-audience': { type: 'string', env: 'JWT_AUDIENCE' },
 } as const;
 
 export class ConfigError extends Error {}
@@ -90,20 +106,23 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     logLevel: logLevel as LogLevel,
     mutationRateLimit: int('rate-limit', DEFAULT_CONFIG.mutationRateLimit, 0),
     insecure: values.insecure === true || env.INSECURE === '1' || env.INSECURE === 'true',
+    jwtSecret: get('jwt-secret') || null,
+    jwtPublicKey: get('jwt-public-key') || null,
+    jwtIssuer: get('jwt-issuer') || null,
+    jwtAudience: get('jwt-audience') || null,
   };
 }
 
 /** Loopback only: 127.0.0.0/8, ::1, localhost. */
 export const isLoopback = (host: string): boolean => /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || host === 'localhost';
 
-/**
- * Refuses to expose the API beyond this machine without authentication: anyone who can reach it could
- * move money. Authentication is the operator's job until the API has its own (a proxy in front).
- */
+export const authEnabled = (config: Config): boolean => config.jwtSecret !== null || config.jwtPublicKey !== null;
+
+/** Refuses to expose the API beyond this machine without authentication: anyone who can reach it could move money. */
 export function checkExposure(config: Config): void {
-  if (isLoopback(config.host) || config.insecure) return;
+  if (isLoopback(config.host) || config.insecure || authEnabled(config)) return;
   throw new ConfigError(
-    `refusing to serve on HOST=${config.host}: the API has no authentication, so anyone who can reach it could move money. ` +
-      'Bind 127.0.0.1, or pass --insecure (INSECURE=1) if something in front of it authenticates every request.',
+    `refusing to serve on HOST=${config.host}: authentication is off, so anyone who can reach it could move money. ` +
+      'Set JWT_SECRET or JWT_PUBLIC_KEY, bind 127.0.0.1, or pass --insecure (INSECURE=1) if something in front of it authenticates every request.',
   );
 }

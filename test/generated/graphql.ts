@@ -228,11 +228,11 @@ export type EventsWithAccountsQueryVariables = Exact<{
 
 
 export type EventsWithAccountsQuery = { events: { nodes: Array<
-      | { __typename: 'AccountClosed', sequence: number, type: EventType, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
-      | { __typename: 'AccountOpened', sequence: number, type: EventType, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
-      | { __typename: 'MoneyDeposited', sequence: number, type: EventType, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
-      | { __typename: 'MoneyTransferred', sequence: number, type: EventType, from: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number }, to: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
-      | { __typename: 'MoneyWithdrawn', sequence: number, type: EventType, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
+      | { __typename: 'AccountClosed', sequence: number, type: EventType, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } | null }
+      | { __typename: 'AccountOpened', sequence: number, type: EventType, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } | null }
+      | { __typename: 'MoneyDeposited', sequence: number, type: EventType, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } | null }
+      | { __typename: 'MoneyTransferred', sequence: number, type: EventType, from: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } | null, to: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } | null }
+      | { __typename: 'MoneyWithdrawn', sequence: number, type: EventType, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } | null }
     >, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null } } };
 
 export type AccountFieldsFragment = { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number };

@@ -74,7 +74,7 @@ async function countingReads<T>(fn: () => Promise<T>): Promise<{ result: T; getM
   }
 }
 
-function accountsOf(node: EventsWithAccountsQuery['events']['nodes'][number]): AccountFieldsFragment[] {
+function accountsOf(node: EventsWithAccountsQuery['events']['nodes'][number]): (AccountFieldsFragment | null)[] {
   switch (node.__typename) {
     case 'MoneyTransferred':
       return [node.from, node.to];

@@ -69,7 +69,7 @@ describe('exposure without authentication', () => {
   it('refuses a non-loopback HOST unless --insecure, and says why', async () => {
     const { dir, remove } = await tempDir();
     try {
-      await expect(buildApp({ ...DEFAULT_CONFIG, host: '0.0.0.0', port: 0, dataDir: dir, logLevel: 'silent' }).start()).rejects.toThrow(/no authentication.*--insecure/);
+      await expect(buildApp({ ...DEFAULT_CONFIG, host: '0.0.0.0', port: 0, dataDir: dir, logLevel: 'silent' }).start()).rejects.toThrow(/authentication is off.*JWT_SECRET.*--insecure/);
       const app = await buildApp({ ...DEFAULT_CONFIG, host: '0.0.0.0', port: 0, dataDir: dir, logLevel: 'silent', insecure: true }).start();
       await app.stop();
     } finally {

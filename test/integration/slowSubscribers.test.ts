@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { subscribe as graphqlSubscribe, type ExecutionResult } from 'graphql';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RecordedEvent } from '../../src/domain/events.ts';
+import { UNRESTRICTED } from '../../src/graphql/access.ts';
 import type { Context } from '../../src/graphql/builder.ts';
 import { schema } from '../../src/graphql/schema.ts';
 import { sharedSubscribe } from '../../src/graphql/sharedSubscriptions.ts';
@@ -316,7 +317,7 @@ describe('slow subscribers in process (LiveHub, queueLimit 5)', () => {
 
   it('(d) over GraphQL (the SSE and the graphql-ws paths): the error carries SUBSCRIBER_TOO_SLOW and resumeAfterSequence, then the stream ends', async () => {
     const live = new LiveHub(store, { ...SMALL, maxBehindMs: 200 });
-    const contextValue: Context = { store, pointInTime: new PointInTime(store), live };
+    const contextValue: Context = { store, pointInTime: new PointInTime(store), live, viewer: UNRESTRICTED };
     const paths = {
       sse: (variables: Record<string, unknown>) => graphqlSubscribe({ schema, document: AccountUpdatesSubDocument, variableValues: variables, contextValue }),
       ws: (variables: Record<string, unknown>) =>

@@ -239,9 +239,11 @@ async function loadHistory(accountId: string, ticket: number): Promise<void> {
   chart.historyDone();
 }
 
+// Account fields on events are null only for an account outside the token's scope; the history asked
+// for is this account's own, which a viewer who may read it always sees.
 function balanceAfter(event: AccountHistoryQuery['events']['nodes'][number], accountId: string): number {
-  if ('account' in event) return event.account.balance;
-  if ('from' in event) return event.fromAccountId === accountId ? event.from.balance : event.to.balance;
+  if ('account' in event) return event.account!.balance;
+  if ('from' in event) return (event.fromAccountId === accountId ? event.from : event.to)!.balance;
   return 0;
 }
 

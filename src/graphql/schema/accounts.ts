@@ -2,6 +2,7 @@
 import type { LedgerSummary } from '../../domain/ledger.ts';
 import type { AccountState, CurrencyTotal } from '../../domain/types.ts';
 import { isValidId } from '../../domain/validation.ts';
+import { requireAccounts } from '../access.ts';
 import { builder, type Context } from '../builder.ts';
 import { badInput } from './scalars.ts';
 
@@ -131,13 +132,14 @@ builder.queryFields((t) => ({
     },
     resolve: async (_, { id, atSequence, atTime }, ctx) => {
       checkId('id', id);
+      requireAccounts(ctx.viewer, [id]);
       if (atSequence == null && atTime == null) return ctx.store.state.account(id) ?? null;
       return ctx.pointInTime.accountAt(id, await ctx.pointInTime.resolve({ sequence: atSequence, time: atTime }));
     },
   }),
   accounts: t.field({
     type: AccountConnection,
-    description: 'Accounts in id order, as of now or `atSequence`.',
+    description: 'Accounts in id order, as of now or `atSequence` (only the token’s accounts, when it lists some).',
     args: {
       first: t.arg.int({ description: `At most ${MAX_PAGE}; default ${DEFAULT_PAGE}.` }),
       after: t.arg.string(),
@@ -147,18 +149,20 @@ builder.queryFields((t) => ({
       const size = pageSize(first);
       const afterId = after == null ? null : accountAfterCursor(after);
       const at = await ctx.pointInTime.resolve({ sequence: atSequence });
-      const page = await ctx.pointInTime.accountsAt(at, size, afterId);
+      const scope = ctx.viewer.accounts;
+      const page = scope ? await ctx.pointInTime.accountsAmong(scope, at, size, afterId) : await ctx.pointInTime.accountsAt(at, size, afterId);
       return connection(page.accounts, accountCursor, page.hasNextPage, afterId !== null);
     },
   }),
   ledger: t.field({
     type: LedgerRef,
-    description: 'Totals and account count now, or at `atSequence` / `atTime`.',
+    description: 'Totals and account count now, or at `atSequence` / `atTime` (over the token’s accounts, when it lists some).',
     args: { atSequence: t.arg({ type: 'Sequence' }), atTime: t.arg({ type: 'DateTime' }) },
     resolve: async (_, { atSequence, atTime }, ctx) => {
       const head = ctx.store.head;
       const at = await ctx.pointInTime.resolve({ sequence: atSequence, time: atTime });
-      return { ...(await ctx.pointInTime.ledgerAt(at)), head };
+      const scope = ctx.viewer.accounts;
+      return { ...(await (scope ? ctx.pointInTime.ledgerOf(scope, at) : ctx.pointInTime.ledgerAt(at))), head };
     },
   }),
 }));

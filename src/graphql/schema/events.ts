@@ -1,6 +1,8 @@
 // The log as GraphQL: an Event interface with one object type per event type, and the `events` query.
 import { EVENT_TYPES, accountIdsOf, type EventType, type RecordedEvent } from '../../domain/events.ts';
-import { builder } from '../builder.ts';
+import { eventsTopic } from '../../live/topics.ts';
+import { inScope, requireAccounts } from '../access.ts';
+import { builder, type Context } from '../builder.ts';
 import { AccountRef, accountAfterKey, checkId, connection, connectionTypes, pageSize } from './accounts.ts';
 import { badInput } from './scalars.ts';
 
@@ -38,9 +40,17 @@ function eventType<T extends EventType>(type: T, fields: (t: any) => Record<stri
   });
 }
 
-/** The account `id` right after event `e`, through the shared Account loader. */
+/**
+ * The account `id` right after event `e`, through the shared Account loader; null for an account
+ * outside the token's scope (a transfer's other side), whose balance is not this viewer's to see.
+ */
 const accountAfter = (t: any, id: (e: any) => string, description: string) =>
-  t.field({ type: AccountRef, description, resolve: (e: RecordedEvent) => accountAfterKey(id(e), e.sequence) });
+  t.field({
+    type: AccountRef,
+    nullable: true,
+    description: `${description} Null when the token may not see that account.`,
+    resolve: (e: RecordedEvent, _: unknown, ctx: Context) => (inScope(ctx.viewer, id(e)) ? accountAfterKey(id(e), e.sequence) : null),
+  });
 
 export const AccountOpenedRef = eventType('OPENED', (t) => ({
   accountId: t.id({ resolve: (e: Of<'OPENED'>) => e.data.accountId }),
@@ -73,9 +83,6 @@ export const AccountClosedRef = eventType('CLOSED', (t) => ({
 
 const EventConnection = connectionTypes<RecordedEvent>('Event', EventInterface);
 
-/** How many sequences of one account are fetched per round while filtering by type. */
-const ACCOUNT_SCAN_CHUNK = 1_000;
-
 builder.queryFields((t) => ({
   events: t.field({
     type: EventConnection,
@@ -95,20 +102,16 @@ builder.queryFields((t) => ({
         start = Math.max(start, Number(args.after));
       }
       const types = args.types?.length ? new Set<EventType>(args.types) : null;
-      const wanted = (e: RecordedEvent) => !types || types.has(e.type);
-      const page: RecordedEvent[] = [];
+      let accountIds = ctx.viewer.accounts;
       if (args.accountId != null) {
-        const id = checkId('accountId', args.accountId);
-        let after = start;
-        for (;;) {
-          const sequences = await ctx.store.accountSequences(id, after, ACCOUNT_SCAN_CHUNK);
-          if (sequences.length === 0) break;
-          for (const e of await ctx.store.eventsAt(sequences)) if (e && wanted(e) && page.push(e) > size) break;
-          if (page.length > size) break;
-          after = sequences[sequences.length - 1]!;
-        }
-      } else {
-        for await (const e of ctx.store.readEvents(start + 1)) if (wanted(e) && page.push(e) > size) break;
+        accountIds = new Set([checkId('accountId', args.accountId)]);
+        requireAccounts(ctx.viewer, accountIds);
+      }
+      // The same read as an `events` subscription's catch-up: the whole log, or the listed accounts'
+      // streams merged (a token limited to some accounts sees only events touching them).
+      const page: RecordedEvent[] = [];
+      for await (const { payload } of eventsTopic(ctx.store, { accountIds, types }).readLog(start, ctx.store.head)) {
+        if (page.push(payload) > size) break;
       }
       const hasNextPage = page.length > size;
       return connection(page.slice(0, size), (e) => String(e.sequence), hasNextPage, start > 0);

@@ -1,11 +1,12 @@
 // Commands as mutations. Each returns `<Command>Result = <Command>Success | <the DomainErrors it can
 // raise>`; malformed input is a BAD_USER_INPUT error and never reaches the writer.
 import { GraphQLError } from 'graphql';
-import type { Command } from '../../domain/commands.ts';
+import { accountIdsOfCommand, type Command } from '../../domain/commands.ts';
 import type { RecordedEvent } from '../../domain/events.ts';
 import { money, type AccountState } from '../../domain/types.ts';
 import { validateCommand } from '../../domain/validation.ts';
 import type { CommandResult } from '../../store/ledgerStore.ts';
+import { requireAccounts, requireRole } from '../access.ts';
 import { builder, type Context } from '../builder.ts';
 import { AccountRef } from './accounts.ts';
 import { ERRORS, LedgerError, errorTypeName, toLedgerError } from './errors.ts';
@@ -116,6 +117,9 @@ function toPayload(command: Command, result: CommandResult): Payload | LedgerErr
 }
 
 async function execute(ctx: Context, commands: Command[], atomic: boolean): Promise<(Payload | LedgerError)[]> {
+  // Every command is checked before any is submitted: a request is refused whole, never half done.
+  requireRole(ctx.viewer, 'teller', 'a mutation');
+  for (const command of commands) requireAccounts(ctx.viewer, accountIdsOfCommand(command));
   try {
     const startedAt = performance.now();
     const results = await ctx.store.execute(commands, { atomic });

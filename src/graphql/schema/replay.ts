@@ -2,6 +2,9 @@
 // than trust the indexes; it must agree with `account` and `ledger` at the same sequence.
 import type { Replay } from '../../projection/replay.ts';
 import { replay } from '../../projection/replay.ts';
+import { summaryOf } from '../../domain/ledger.ts';
+import type { AccountState } from '../../domain/types.ts';
+import { requireAccounts } from '../access.ts';
 import { builder } from '../builder.ts';
 import { AccountRef, LedgerRef, checkId } from './accounts.ts';
 
@@ -9,12 +12,24 @@ const ReplayRef = builder.objectRef<Replay & { head: number }>('Replay').impleme
   fields: (t) => ({
     fromSnapshot: t.field({ type: 'Sequence', description: 'The snapshot replay started from; 0 = the start of the log.', resolve: (r) => r.fromSnapshot }),
     eventsReplayed: t.int({ resolve: (r) => r.eventsReplayed }),
-    ledger: t.field({ type: LedgerRef, resolve: (r) => ({ ...r.state.summary(), head: r.head }) }),
+    ledger: t.field({
+      type: LedgerRef,
+      description: 'Over the token’s accounts, when it lists some.',
+      resolve: (r, _, ctx) => {
+        const scope = ctx.viewer.accounts;
+        if (!scope) return { ...r.state.summary(), head: r.head };
+        const accounts = [...scope].map((id) => r.state.account(id)).filter((a): a is AccountState => a !== undefined);
+        return { ...summaryOf(accounts, r.state.head), head: r.head };
+      },
+    }),
     account: t.field({
       type: AccountRef,
       nullable: true,
       args: { id: t.arg.id({ required: true }) },
-      resolve: (r, { id }) => r.state.account(checkId('id', id)) ?? null,
+      resolve: (r, { id }, ctx) => {
+        requireAccounts(ctx.viewer, [checkId('id', id)]);
+        return r.state.account(id) ?? null;
+      },
     }),
   }),
 });

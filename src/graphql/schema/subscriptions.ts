@@ -6,6 +6,8 @@ import type { Plugin } from 'graphql-yoga';
 import type { EventType, RecordedEvent } from '../../domain/events.ts';
 import { SubscriptionTooSlow } from '../../live/liveSubscription.ts';
 import { accountUpdatesTopic, eventsTopic, ledgerUpdatesTopic, type AccountChange, type AccountUpdate, type LedgerUpdate, type Topic } from '../../live/topics.ts';
+import type { LedgerSummary } from '../../domain/ledger.ts';
+import { requireAccounts, tokenExpired, untilExpiry } from '../access.ts';
 import { builder, type Context } from '../builder.ts';
 import { AccountStatusEnum, CurrencyTotalRef, checkId } from './accounts.ts';
 import { EventInterface, EventTypeEnum } from './events.ts';
@@ -38,14 +40,24 @@ const AccountChangeRef = builder.objectRef<AccountChange>('AccountChange').imple
   }),
 });
 
+/** A token limited to some accounts gets their totals, read at the message's sequence (once per message). */
+const scopedSummaries = new WeakMap<LedgerUpdate, Promise<LedgerSummary>>();
+function scopedSummary(u: LedgerUpdate, ctx: Context): Promise<LedgerSummary> | null {
+  const scope = ctx.viewer.accounts;
+  if (!scope) return null;
+  let summary = scopedSummaries.get(u);
+  if (!summary) scopedSummaries.set(u, (summary = ctx.pointInTime.ledgerOf(scope, u.toSequence)));
+  return summary;
+}
+
 const LedgerUpdateRef = builder.objectRef<LedgerUpdate>('LedgerUpdate').implement({
-  description: 'One committed batch: every account it changed, once, and the new totals.',
+  description: 'One committed batch: every account it changed, once, and the new totals (only the token’s accounts, when it lists some).',
   fields: (t) => ({
     fromSequence: t.field({ type: 'Sequence', resolve: (u) => u.fromSequence }),
     toSequence: t.field({ type: 'Sequence', resolve: (u) => u.toSequence }),
     accounts: t.field({ type: [AccountChangeRef], resolve: (u) => [...u.accounts] }),
-    totals: t.field({ type: [CurrencyTotalRef], resolve: (u) => [...u.totals] }),
-    accountCount: t.exposeInt('accountCount'),
+    totals: t.field({ type: [CurrencyTotalRef], resolve: async (u, _, ctx) => [...((await scopedSummary(u, ctx))?.totals ?? u.totals)] }),
+    accountCount: t.int({ resolve: async (u, _, ctx) => (await scopedSummary(u, ctx))?.accountCount ?? u.accountCount }),
     batches: t.exposeInt('batches', { description: 'Committed batches covered: more than 1 when a slow subscriber’s pending batches were merged.' }),
     head: t.field({ type: 'Sequence', resolve: (u) => u.head }),
   }),
@@ -70,17 +82,25 @@ function accountSet(ids: readonly string[] | null | undefined, required: boolean
   return new Set(ids.map((id) => checkId('accountIds', id)));
 }
 
-/** The topic and starting point a subscription field's arguments ask for; throws BAD_USER_INPUT. */
+/**
+ * The topic and starting point a subscription field's arguments ask for, within the viewer's accounts;
+ * throws BAD_USER_INPUT, or FORBIDDEN for an account outside them.
+ */
 export function topicFor(field: string, args: Record<string, any>, ctx: Context): TopicRequest {
   const afterSequence = afterSequenceOf(args.afterSequence, ctx);
   switch (field) {
-    case 'accountUpdates':
-      return { topic: accountUpdatesTopic(ctx.store, accountSet(args.accountIds, true)!) as Topic<unknown>, afterSequence };
+    case 'accountUpdates': {
+      const accountIds = accountSet(args.accountIds, true)!;
+      requireAccounts(ctx.viewer, accountIds);
+      return { topic: accountUpdatesTopic(ctx.store, accountIds) as Topic<unknown>, afterSequence };
+    }
     case 'ledgerUpdates':
-      return { topic: ledgerUpdatesTopic(ctx.store) as Topic<unknown>, afterSequence };
+      return { topic: ledgerUpdatesTopic(ctx.store, ctx.viewer.accounts) as Topic<unknown>, afterSequence };
     case 'events': {
       const types = args.types?.length ? new Set<EventType>(args.types) : null;
-      return { topic: eventsTopic(ctx.store, { accountIds: accountSet(args.accountIds, false), types }) as Topic<unknown>, afterSequence };
+      const accountIds = accountSet(args.accountIds, false);
+      if (accountIds) requireAccounts(ctx.viewer, accountIds);
+      return { topic: eventsTopic(ctx.store, { accountIds: accountIds ?? ctx.viewer.accounts, types }) as Topic<unknown>, afterSequence };
     }
     default:
       throw new Error(`no topic for subscription field ${field}`);
@@ -116,6 +136,10 @@ class Failed {
 function payloads(field: string, args: Record<string, any>, ctx: Context): AsyncIterableIterator<unknown> {
   const { topic, afterSequence } = topicFor(field, args, ctx);
   const subscription = ctx.live.subscribe(topic, afterSequence);
+  return untilExpiry(ctx.viewer, streamOf(subscription), () => new Failed(tokenExpired()));
+}
+
+function streamOf(subscription: ReturnType<Context['live']['subscribe']>): AsyncIterableIterator<unknown> {
   return {
     [Symbol.asyncIterator]() {
       return this;

@@ -180,11 +180,11 @@ export type AccountHistoryQueryVariables = Exact<{
 
 
 export type AccountHistoryQuery = { events: { nodes: Array<
-      | { sequence: number, account: { balance: number } }
-      | { sequence: number, account: { balance: number } }
-      | { sequence: number, account: { balance: number } }
-      | { fromAccountId: string, sequence: number, from: { balance: number }, to: { balance: number } }
-      | { sequence: number, account: { balance: number } }
+      | { sequence: number, account: { balance: number } | null }
+      | { sequence: number, account: { balance: number } | null }
+      | { sequence: number, account: { balance: number } | null }
+      | { fromAccountId: string, sequence: number, from: { balance: number } | null, to: { balance: number } | null }
+      | { sequence: number, account: { balance: number } | null }
     >, pageInfo: { hasNextPage: boolean } } };
 
 export type RecentEventsQueryVariables = Exact<{
