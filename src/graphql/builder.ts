@@ -1,5 +1,6 @@
 // The Pothos builder and its generics: the request context and how our scalars look in TypeScript.
 import SchemaBuilder from '@pothos/core';
+import type { DocumentNode } from 'graphql';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import type { LiveHub } from '../live/liveHub.ts';
@@ -26,6 +27,8 @@ export interface Telemetry {
   appendLatency(seconds: number): void;
   /** Seconds one `replay` query spent rebuilding the projection. */
   replayDuration(seconds: number): void;
+  /** A subscription the server set up itself (shared execution over graphql-ws), past the envelop hooks that count the rest. */
+  subscriptionStarted(context: unknown, document: DocumentNode, operationName: string | null | undefined, startedAt: number, ok: boolean): void;
   /** A server-side failure that the client only sees as a generic error. */
   failure(message: string, err: unknown): void;
 }

@@ -36,14 +36,19 @@ export function sharedSubscribe(args: ExecutionArgs & { rootValue: { subscribe: 
   const fieldDef = node?.kind === Kind.FIELD ? args.schema.getSubscriptionType()?.getFields()[node.name.value] : undefined;
   if (!operation || operation.operation !== 'subscription' || !fieldDef) return subscribe(args);
 
-  const variables = getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
-  if (variables.errors) return { errors: variables.errors };
+  const startedAt = performance.now();
   const ctx = args.contextValue as Context;
+  const refused = (errors: readonly GraphQLError[]) => {
+    ctx.telemetry?.subscriptionStarted(ctx, args.document, args.operationName, startedAt, false);
+    return { errors };
+  };
+  const variables = getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
+  if (variables.errors) return refused(variables.errors);
   let request;
   try {
     request = topicFor(fieldDef.name, getArgumentValues(fieldDef, node as FieldNode, variables.coerced), ctx);
   } catch (err) {
-    if (err instanceof GraphQLError) return { errors: [err] };
+    if (err instanceof GraphQLError) return refused([err]);
     throw err;
   }
 
@@ -53,6 +58,7 @@ export function sharedSubscribe(args: ExecutionArgs & { rootValue: { subscribe: 
     return serializedOnce({ ...result, errors: result.errors?.map(mask), extensions: { ...result.extensions, head: ctx.store.head } });
   };
   const subscription = ctx.live.subscribeShared(groupKey(args, node as FieldNode, ctx.viewer), request.topic, request.afterSequence, (item: Item<unknown>) => run(item.payload));
+  ctx.telemetry?.subscriptionStarted(ctx, args.document, args.operationName, startedAt, true);
   // Results serialized once need this socket's send to splice their bytes in; without it, plain copies.
   const once = sendsOnce((ctx as { socket?: unknown }).socket);
   // An iterator rather than an async generator: return() (the client completed or left) must end the

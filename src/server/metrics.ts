@@ -156,6 +156,7 @@ export function createMetrics({ store, live, logger, requestIdOf }: MetricsDeps)
   const telemetry: Telemetry = {
     appendLatency: (seconds) => appendLatency.observe(seconds),
     replayDuration: (seconds) => replayDuration.observe(seconds),
+    subscriptionStarted: (context, document, operationName, startedAt, ok) => finished(context, document, operationName, startedAt, ok ? 'ok' : 'error'),
     failure: (message, err) => logger.error({ err }, message),
   };
 

@@ -87,14 +87,16 @@ describe('metrics and logs', () => {
     expect(sample(text, 'evledger_subscription_lag_events')).toBe(0);
   });
 
-  it('should count live subscribers and their lag behind the head', async () => {
+  it('should count live subscribers (and their operation) and their lag behind the head', async () => {
     const client = wsClient(server.graphqlUrl);
     try {
+      const before = sample(await scrape(server), 'evledger_graphql_operations_total{operation_type="subscription",status="ok"}') ?? 0;
       const sub = client.subscribe(LedgerUpdatesSubDocument, { afterSequence: 0 });
       const head = (await server.data(HeadDocument, {})).ledger.head;
       await sub.until('caught up', (s) => s.messages.length > 0 && s.data.at(-1)!.ledgerUpdates.toSequence === head);
       let text = await scrape(server);
       expect(sample(text, 'evledger_subscribers')).toBe(1);
+      expect(sample(text, 'evledger_graphql_operations_total{operation_type="subscription",status="ok"}')).toBe(before + 1);
       expect(sample(text, 'evledger_subscription_lag_events')).toBe(0);
       await sub.close();
       for (let i = 0; i < 50 && sample(text, 'evledger_subscribers') !== 0; i++) {
