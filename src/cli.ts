@@ -9,6 +9,8 @@ const SCHEMA_FILE = fileURLToPath(new URL('../schema/schema.graphql', import.met
 
 const USAGE = `usage: evledger <command> [flags]
   serve   [--host H] [--port P] [--data DIR] [--durability fsync|none] [--snapshot-interval N] [--queue-limit N]
+          [--max-body-bytes N] [--log-level L] [--rate-limit N] [--insecure]
+          [--jwt-secret S | --jwt-public-key PEM_OR_FILE] [--jwt-issuer I] [--jwt-audience A]   (README: Configuration)
   verify  [--data DIR]          walk the whole store; exit 1 at the first inconsistency
   replay  [--data DIR] --to N   print the ledger rebuilt by replaying the log to sequence N
   export  [--data DIR] [--from N] > log.ndjson   stream the log as NDJSON (works while the server runs)

@@ -5,6 +5,7 @@ import { getOperationAST, type DocumentNode, type ExecutionResult } from 'graphq
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Viewer } from '../graphql/access.ts';
 import type { Telemetry } from '../graphql/builder.ts';
 import type { LiveHub } from '../live/liveHub.ts';
 import type { LedgerStore } from '../store/ledgerStore.ts';
@@ -121,7 +122,7 @@ export function createMetrics({ store, live, logger, requestIdOf }: MetricsDeps)
     operations.inc({ operation_type: type, status });
     if (status !== 'invalid') operationDuration.observe({ operation_type: type }, seconds);
     logger.info(
-      { requestId: requestIdOf(context), operationType: type, operationName: operation?.name?.value ?? operationName ?? null, status, durationMs: Math.round(seconds * 1e6) / 1e3 },
+      { requestId: requestIdOf(context), subject: (context as { viewer?: Viewer } | null)?.viewer?.subject ?? undefined, operationType: type, operationName: operation?.name?.value ?? operationName ?? null, status, durationMs: Math.round(seconds * 1e6) / 1e3 },
       'graphql operation',
     );
   };
