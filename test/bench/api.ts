@@ -494,6 +494,8 @@ interface Server {
 async function startServer(mode: ServerMode, dataDir?: string): Promise<Server> {
   const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', SERVER_SCRIPT, mode, ...(dataDir ? [dataDir] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    // As `npm start` runs them (every server alike, so the ratios stay fair).
+    env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'production' },
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stopping: Promise<void> | null = null;
