@@ -85,6 +85,8 @@ const CONNECTION_INIT_WAIT_MS = 3_000; // 3 seconds
 const GOING_AWAY = 1001;
 /** graphql-ws's close code for a refused connection_init. */
 const FORBIDDEN_CLOSE = 4403;
+/** A WebSocket close frame's reason holds at most 123 bytes. */
+const MAX_CLOSE_REASON_BYTES = 123;
 /** WebSocket close code 1013: try again later (too many connections). */
 const TRY_AGAIN_LATER = 1013;
 /** Open graphql-ws connections, and subscriptions on each. */
@@ -129,8 +131,13 @@ export function buildApp(config: Config, options: AppOptions = {}) {
       const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, Context>({
         schema,
         graphqlEndpoint: GRAPHQL_PATH,
-        // graphql-ws passes the viewer it authenticated at connection_init; HTTP requests were authenticated in handle().
-        context: (initial: { req: IncomingMessage; viewer?: Viewer }): Context => ({ ...context, viewer: initial.viewer ?? viewers.get(initial.req) ?? UNRESTRICTED }),
+        // graphql-ws passes the viewer it authenticated at connection_init; HTTP requests were authenticated
+        // in handle(). With authentication on, an operation without a viewer is refused, never let through.
+        context: (initial: { req: IncomingMessage; viewer?: Viewer }): Context => {
+          const viewer = initial.viewer ?? viewers.get(initial.req) ?? (auth.enabled ? null : UNRESTRICTED);
+          if (!viewer) throw new GraphQLError('send a token: Authorization: Bearer <JWT>', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+          return { ...context, viewer };
+        },
         graphiql: { title: 'evledger', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_EXAMPLE },
         // GraphiQL bundled into the page rather than fetched from a CDN: it works offline too.
         renderGraphiQL,
@@ -265,11 +272,17 @@ function authenticated(req: IncomingMessage, res: ServerResponse, auth: Authenti
     },
     (err: unknown) => {
       if (!(err instanceof AuthError)) return refuse(res, 500, 'could not check the token', 'INTERNAL_SERVER_ERROR');
-      res.setHeader('www-authenticate', `Bearer error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}"`);
+      // RFC 6750: no error attribute when no token was sent. The description is made header-safe: a
+      // refusal may quote the token's own (attacker-chosen) header text.
+      const challenge = err.tokenSent ? `, error="invalid_token", error_description="${headerSafe(err.message)}"` : '';
+      res.setHeader('www-authenticate', `Bearer realm="evledger"${challenge}`);
       refuse(res, 401, err.message, err.code);
     },
   );
 }
+
+/** Printable ASCII only, without quotes or backslashes: safe in a header value and one byte per character. */
+const headerSafe = (text: string) => text.replace(/[^\x20-\x7e]|["\\]/g, '?');
 
 /** GET /admin/export: the log as NDJSON from one consistent point, while the server keeps serving. */
 async function exportOverHttp(req: IncomingMessage, res: ServerResponse, config: Config): Promise<void> {
@@ -318,7 +331,7 @@ function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<any, any
           return true;
         } catch (err) {
           if (!(err instanceof AuthError)) throw err;
-          ctx.extra.socket.close(FORBIDDEN_CLOSE, `${err.code}: ${err.message}`.slice(0, 123));
+          ctx.extra.socket.close(FORBIDDEN_CLOSE, headerSafe(`${err.code}: ${err.message}`).slice(0, MAX_CLOSE_REASON_BYTES));
           return false;
         }
       },
@@ -328,8 +341,8 @@ function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<any, any
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_CONNECTION) { // this one is already in the count
           return [new GraphQLError(`at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
         }
-        const viewer = ctx.extra.viewer ?? UNRESTRICTED;
-        if (viewer.expiresAt !== null && viewer.expiresAt <= Date.now()) return [tokenExpired()];
+        const viewer = ctx.extra.viewer; // set by onConnect (UNRESTRICTED when authentication is off)
+        if (viewer?.expiresAt != null && viewer.expiresAt <= Date.now()) return [tokenExpired()];
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,

@@ -18,6 +18,8 @@ export class AuthError extends Error {
   constructor(
     message: string,
     readonly code: 'UNAUTHENTICATED' | 'TOKEN_EXPIRED' = 'UNAUTHENTICATED',
+    /** False when there was no bearer token at all (RFC 6750: then the challenge names no error). */
+    readonly tokenSent = true,
   ) {
     super(message);
   }
@@ -41,7 +43,7 @@ export function createAuthenticator(config: Config): Authenticator {
     enabled: true,
     async authenticate(authorization) {
       const token = /^Bearer +([A-Za-z0-9_.-]+)$/i.exec(authorization?.trim() ?? '')?.[1];
-      if (!token) throw new AuthError('send a token: Authorization: Bearer <JWT>');
+      if (!token) throw new AuthError('send a token: Authorization: Bearer <JWT>', 'UNAUTHENTICATED', false);
       let payload;
       try {
         ({ payload } = await jwtVerify(token, key.key, options));

@@ -273,7 +273,7 @@ type ErrorFields_BalanceNotZeroError_Fragment = { __typename: 'BalanceNotZeroErr
 
 type ErrorFields_CurrencyMismatchError_Fragment = { __typename: 'CurrencyMismatchError', accountId: string, expectedCurrency: string, actualCurrency: string, code: ErrorCode, message: string };
 
-type ErrorFields_DuplicateTransactionError_Fragment = { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string };
+type ErrorFields_DuplicateTransactionError_Fragment = { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string };
 
 type ErrorFields_InsufficientFundsError_Fragment = { __typename: 'InsufficientFundsError', accountId: string, balance: number, requested: number, code: ErrorCode, message: string };
 
@@ -320,7 +320,7 @@ export type DepositMutation = { deposit:
     | { __typename: 'AccountNotFoundError', accountId: string, code: ErrorCode, message: string }
     | { __typename: 'BalanceLimitExceededError', accountId: string, currency: string, code: ErrorCode, message: string }
     | { __typename: 'DepositSuccess', sequence: number, replayed: boolean, event: { __typename: 'MoneyDeposited', accountId: string, amount: number, sequence: number, id: string, type: EventType, timestamp: string, schemaVersion: number, accountIds: Array<string>, transactionId: string | null }, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
-    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string }
+    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string }
     | { __typename: 'OverloadedError', retryAfterMs: number, code: ErrorCode, message: string }
     | { __typename: 'WrongExpectedVersionError', accountId: string, expectedVersion: number, actualVersion: number, code: ErrorCode, message: string }
    };
@@ -333,7 +333,7 @@ export type WithdrawMutationVariables = Exact<{
 export type WithdrawMutation = { withdraw:
     | { __typename: 'AccountClosedError', accountId: string, code: ErrorCode, message: string }
     | { __typename: 'AccountNotFoundError', accountId: string, code: ErrorCode, message: string }
-    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string }
+    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string }
     | { __typename: 'InsufficientFundsError', accountId: string, balance: number, requested: number, code: ErrorCode, message: string }
     | { __typename: 'OverloadedError', retryAfterMs: number, code: ErrorCode, message: string }
     | { __typename: 'WithdrawSuccess', sequence: number, replayed: boolean, event: { __typename: 'MoneyWithdrawn', accountId: string, amount: number, sequence: number, id: string, type: EventType, timestamp: string, schemaVersion: number, accountIds: Array<string>, transactionId: string | null }, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
@@ -350,7 +350,7 @@ export type TransferMutation = { transfer:
     | { __typename: 'AccountNotFoundError', accountId: string, code: ErrorCode, message: string }
     | { __typename: 'BalanceLimitExceededError', accountId: string, currency: string, code: ErrorCode, message: string }
     | { __typename: 'CurrencyMismatchError', accountId: string, expectedCurrency: string, actualCurrency: string, code: ErrorCode, message: string }
-    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string }
+    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string }
     | { __typename: 'InsufficientFundsError', accountId: string, balance: number, requested: number, code: ErrorCode, message: string }
     | { __typename: 'OverloadedError', retryAfterMs: number, code: ErrorCode, message: string }
     | { __typename: 'SameAccountTransferError', accountId: string, code: ErrorCode, message: string }
@@ -386,7 +386,7 @@ export type SubmitCommandsMutation = { submitCommands: { head: number, results: 
       | { __typename: 'CloseAccountSuccess', sequence: number, replayed: boolean, event: { __typename: 'AccountClosed', accountId: string, reason: string, sequence: number, id: string, type: EventType, timestamp: string, schemaVersion: number, accountIds: Array<string>, transactionId: string | null }, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
       | { __typename: 'CurrencyMismatchError', accountId: string, expectedCurrency: string, actualCurrency: string, code: ErrorCode, message: string }
       | { __typename: 'DepositSuccess', sequence: number, replayed: boolean, event: { __typename: 'MoneyDeposited', accountId: string, amount: number, sequence: number, id: string, type: EventType, timestamp: string, schemaVersion: number, accountIds: Array<string>, transactionId: string | null }, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
-      | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string }
+      | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string }
       | { __typename: 'InsufficientFundsError', accountId: string, balance: number, requested: number, code: ErrorCode, message: string }
       | { __typename: 'OpenAccountSuccess', sequence: number, replayed: boolean, event: { __typename: 'AccountOpened', accountId: string, currency: string, initialBalance: number, sequence: number, id: string, type: EventType, timestamp: string, schemaVersion: number, accountIds: Array<string>, transactionId: string | null }, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number, openedSequence: number } }
       | { __typename: 'OverloadedError', retryAfterMs: number, code: ErrorCode, message: string }

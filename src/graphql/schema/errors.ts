@@ -14,8 +14,11 @@ export const ErrorCodeEnum = builder.enumType('ErrorCode', { values: ERROR_CODES
 export class LedgerError {
   readonly name = 'LedgerError';
   readonly message: string;
-  constructor(readonly error: DomainError) {
-    this.message = errorMessage(error);
+  constructor(
+    readonly error: DomainError,
+    message = errorMessage(error),
+  ) {
+    this.message = message;
   }
   get code(): ErrorCode {
     return this.error.code;
@@ -38,7 +41,10 @@ class AccountAlreadyExistsError extends LedgerError {}
 class AccountClosedError extends LedgerError {}
 class InsufficientFundsError extends LedgerError {}
 class WrongExpectedVersionError extends LedgerError {}
-class DuplicateTransactionError extends LedgerError {}
+class DuplicateTransactionError extends LedgerError {
+  /** Set when the original command is not the viewer's to see: it touched accounts outside its token. */
+  originalHidden = false;
+}
 class CurrencyMismatchError extends LedgerError {}
 class SameAccountTransferError extends LedgerError {}
 class BalanceNotZeroError extends LedgerError {}
@@ -62,6 +68,13 @@ const CLASSES: Record<ErrorCode, new (error: DomainError) => LedgerError> = {
 };
 
 export const toLedgerError = (error: DomainError): LedgerError => new CLASSES[error.code](error);
+
+/** A DUPLICATE_TRANSACTION that names neither where nor what the original was. */
+export function withOriginalHidden(error: Of<'DUPLICATE_TRANSACTION'>): LedgerError {
+  const hidden = new DuplicateTransactionError(error, `Transaction ${error.transactionId} was already used for a different command`);
+  hidden.originalHidden = true;
+  return hidden;
+}
 
 /** ACCOUNT_NOT_FOUND → AccountNotFoundError: the object type of each code. */
 export const errorTypeName = (code: ErrorCode): string =>
@@ -97,7 +110,12 @@ builder.objectType(DuplicateTransactionError, {
   interfaces: [DomainErrorInterface],
   fields: (t) => ({
     transactionId: t.id({ resolve: (e) => field<'DUPLICATE_TRANSACTION'>(e).transactionId }),
-    originalSequence: t.field({ type: 'Sequence', resolve: (e) => field<'DUPLICATE_TRANSACTION'>(e).originalSequence }),
+    originalSequence: t.field({
+      type: 'Sequence',
+      nullable: true,
+      description: 'Null when the original command touched accounts outside the token’s.',
+      resolve: (e) => ((e as DuplicateTransactionError).originalHidden ? null : field<'DUPLICATE_TRANSACTION'>(e).originalSequence),
+    }),
   }),
 });
 builder.objectType(CurrencyMismatchError, {

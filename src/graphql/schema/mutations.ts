@@ -2,14 +2,14 @@
 // raise>`; malformed input is a BAD_USER_INPUT error and never reaches the writer.
 import { GraphQLError } from 'graphql';
 import { accountIdsOfCommand, type Command } from '../../domain/commands.ts';
-import type { RecordedEvent } from '../../domain/events.ts';
+import { accountIdsOf, type RecordedEvent } from '../../domain/events.ts';
 import { money, type AccountState } from '../../domain/types.ts';
 import { validateCommand } from '../../domain/validation.ts';
 import type { CommandResult } from '../../store/ledgerStore.ts';
-import { requireAccounts, requireRole } from '../access.ts';
+import { inScope, requireAccounts, requireRole } from '../access.ts';
 import { builder, type Context } from '../builder.ts';
 import { AccountRef } from './accounts.ts';
-import { ERRORS, LedgerError, errorTypeName, toLedgerError } from './errors.ts';
+import { ERRORS, LedgerError, errorTypeName, toLedgerError, withOriginalHidden } from './errors.ts';
 import { AccountClosedRef, AccountOpenedRef, MoneyDepositedRef, MoneyTransferredRef, MoneyWithdrawnRef } from './events.ts';
 import { badInput } from './scalars.ts';
 
@@ -124,7 +124,8 @@ async function execute(ctx: Context, commands: Command[], atomic: boolean): Prom
     const startedAt = performance.now();
     const results = await ctx.store.execute(commands, { atomic });
     ctx.telemetry?.appendLatency((performance.now() - startedAt) / 1_000);
-    return results.map((r, i) => toPayload(commands[i]!, r));
+    const payloads = results.map((r, i) => toPayload(commands[i]!, r));
+    return ctx.viewer.accounts ? await hideForeignOriginals(ctx, payloads) : payloads;
   } catch (err) {
     // The writer failed (I/O) or is closing: the command did not commit. Say so plainly; it is safe to
     // retry. The cause goes to the log, not into the error: yoga masks every error that wraps a
@@ -135,6 +136,21 @@ async function execute(ctx: Context, commands: Command[], atomic: boolean): Prom
       extensions: { code: 'STORE_UNAVAILABLE' },
     });
   }
+}
+
+/**
+ * Transaction ids are one namespace for the whole ledger: a token limited to some accounts that reuses
+ * an id first used elsewhere learns that it is taken, but not where or what for.
+ */
+async function hideForeignOriginals(ctx: Context, payloads: (Payload | LedgerError)[]): Promise<(Payload | LedgerError)[]> {
+  const duplicates = payloads.flatMap((p, i) => (p instanceof LedgerError && p.error.code === 'DUPLICATE_TRANSACTION' ? [{ i, error: p.error }] : []));
+  if (duplicates.length === 0) return payloads;
+  const originals = await ctx.store.eventsAt(duplicates.map((d) => d.error.originalSequence));
+  duplicates.forEach(({ i, error }, k) => {
+    const original = originals[k];
+    if (!original || !accountIdsOf(original).every((id) => inScope(ctx.viewer, id))) payloads[i] = withOriginalHidden(error);
+  });
+  return payloads;
 }
 
 async function single(ctx: Context, type: CommandType, input: Input): Promise<Payload> {

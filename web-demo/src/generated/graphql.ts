@@ -121,7 +121,7 @@ type Refusal_BalanceNotZeroError_Fragment = { __typename: 'BalanceNotZeroError',
 
 type Refusal_CurrencyMismatchError_Fragment = { __typename: 'CurrencyMismatchError', accountId: string, expectedCurrency: string, actualCurrency: string, code: ErrorCode, message: string };
 
-type Refusal_DuplicateTransactionError_Fragment = { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string };
+type Refusal_DuplicateTransactionError_Fragment = { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string };
 
 type Refusal_InsufficientFundsError_Fragment = { __typename: 'InsufficientFundsError', accountId: string, balance: number, requested: number, code: ErrorCode, message: string };
 
@@ -222,7 +222,7 @@ export type DepositMutation = { deposit:
     | { __typename: 'AccountNotFoundError', accountId: string, code: ErrorCode, message: string }
     | { __typename: 'BalanceLimitExceededError', accountId: string, currency: string, code: ErrorCode, message: string }
     | { __typename: 'DepositSuccess', sequence: number, replayed: boolean, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number } }
-    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string }
+    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string }
     | { __typename: 'OverloadedError', retryAfterMs: number, code: ErrorCode, message: string }
     | { __typename: 'WrongExpectedVersionError', accountId: string, expectedVersion: number, actualVersion: number, code: ErrorCode, message: string }
    };
@@ -235,7 +235,7 @@ export type WithdrawMutationVariables = Exact<{
 export type WithdrawMutation = { withdraw:
     | { __typename: 'AccountClosedError', accountId: string, code: ErrorCode, message: string }
     | { __typename: 'AccountNotFoundError', accountId: string, code: ErrorCode, message: string }
-    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string }
+    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string }
     | { __typename: 'InsufficientFundsError', accountId: string, balance: number, requested: number, code: ErrorCode, message: string }
     | { __typename: 'OverloadedError', retryAfterMs: number, code: ErrorCode, message: string }
     | { __typename: 'WithdrawSuccess', sequence: number, replayed: boolean, account: { id: string, currency: string, balance: number, status: AccountStatus, version: number, lastSequence: number } }
@@ -252,7 +252,7 @@ export type TransferMutation = { transfer:
     | { __typename: 'AccountNotFoundError', accountId: string, code: ErrorCode, message: string }
     | { __typename: 'BalanceLimitExceededError', accountId: string, currency: string, code: ErrorCode, message: string }
     | { __typename: 'CurrencyMismatchError', accountId: string, expectedCurrency: string, actualCurrency: string, code: ErrorCode, message: string }
-    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string }
+    | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string }
     | { __typename: 'InsufficientFundsError', accountId: string, balance: number, requested: number, code: ErrorCode, message: string }
     | { __typename: 'OverloadedError', retryAfterMs: number, code: ErrorCode, message: string }
     | { __typename: 'SameAccountTransferError', accountId: string, code: ErrorCode, message: string }
@@ -288,7 +288,7 @@ export type SubmitCommandsMutation = { submitCommands: { head: number, results: 
       | { __typename: 'CloseAccountSuccess' }
       | { __typename: 'CurrencyMismatchError', accountId: string, expectedCurrency: string, actualCurrency: string, code: ErrorCode, message: string }
       | { __typename: 'DepositSuccess' }
-      | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number, code: ErrorCode, message: string }
+      | { __typename: 'DuplicateTransactionError', transactionId: string, originalSequence: number | null, code: ErrorCode, message: string }
       | { __typename: 'InsufficientFundsError', accountId: string, balance: number, requested: number, code: ErrorCode, message: string }
       | { __typename: 'OpenAccountSuccess' }
       | { __typename: 'OverloadedError', retryAfterMs: number, code: ErrorCode, message: string }
