@@ -3,6 +3,8 @@
 // commits the events and everything derived from them as ONE RocksDB WriteBatch, fsynced. Only then
 // are the commands acknowledged and the in-memory ledger moved on. A failed write fails the whole
 // batch and leaves the ledger untouched, because decisions were made on a draft that is dropped.
+// When the failure came from RocksDB (a full disk), the writer reopens the store before it decides
+// anything else, and adopts the failed batch if reopening finds it stored after all (see recover()).
 import { randomUUID } from 'node:crypto';
 import { fingerprintOf, fingerprintOfEvent, transactionIdOf, type Command } from '../domain/commands.ts';
 import { decide, type PriorTransaction } from '../domain/decider.ts';
@@ -10,10 +12,10 @@ import type { DomainError } from '../domain/errors.ts';
 import { CURRENT_SCHEMA_VERSION, accountIdsOf, type RecordedEvent } from '../domain/events.ts';
 import type { LedgerState } from '../domain/ledger.ts';
 import { sequence, type AccountState, type Sequence } from '../domain/types.ts';
-import { BlockWriter, decodeTransaction } from './codec.ts';
+import { BlockWriter, GENESIS_HASH, decodeHead, decodeTransaction } from './codec.ts';
 import { DerivedRows } from './derivedRows.ts';
-import { logKey, transactionKey } from './keys.ts';
-import type { BatchOp, Rocks } from './rocks.ts';
+import { logKey, metaKey, transactionKey } from './keys.ts';
+import { StoreError, type BatchOp, type Rocks } from './rocks.ts';
 
 export type Decided =
   | { readonly kind: 'appended'; readonly event: RecordedEvent; readonly accounts: readonly AccountState[] }
@@ -75,6 +77,12 @@ interface Prepared {
 }
 
 const RETRY_AFTER_MS = 50;
+/**
+ * After a reopen that could not make the store writable (the disk is still full), how long the writer
+ * refuses commands before it tries again — and how long a client should wait before retrying one
+ * that failed with a store error.
+ */
+export const STORE_RETRY_AFTER_MS = 1_000;
 
 export class AppendPipeline {
   private readonly queue: Unit[] = [];
@@ -92,6 +100,13 @@ export class AppendPipeline {
   private readonly recentTransactions = new Map<string, PriorTransaction & { epoch: number }>();
   /** The transaction ids submitted in this tick, for the one multi-get at its end. */
   private tickLookup: { ids: string[]; found: Promise<Map<string, PriorTransaction>> } | null = null;
+  /** A write failed in RocksDB: nothing more is decided until the store is reopened and its head adopted. */
+  private mustRecover = false;
+  /** The batch whose write failed: reopening the store tells whether it was stored after all. */
+  private unconfirmed: Prepared | null = null;
+  /** After a reopen that failed: what commands are refused with until the next try, at nextRecoveryAt. */
+  private refusal: StoreError | null = null;
+  private nextRecoveryAt = 0;
 
   constructor(
     private readonly rocks: Rocks,
@@ -156,6 +171,18 @@ export class AppendPipeline {
     try {
       let next: Prepared | null = null;
       while (next || this.queue.length > 0) {
+        if (this.mustRecover || this.rocks.needsReopen) {
+          // Whatever was decided rested on a ledger that reopening may move on: decide it again after.
+          if (next) this.requeue(next.units);
+          next = null;
+          const refusal = await this.recover();
+          if (refusal) {
+            const units = this.queue.splice(0);
+            this.queued = 0;
+            for (const unit of units) unit.reject(refusal);
+            continue;
+          }
+        }
         const batch = next ?? (await this.prepare(this.takeBatch(), null));
         next = null;
         if (!batch) continue;
@@ -168,6 +195,10 @@ export class AppendPipeline {
           for (const unit of batch.units) unit.reject(err);
           if (next) this.requeue(next.units);
           next = null;
+          if (this.rocks.needsReopen) {
+            this.mustRecover = true;
+            this.unconfirmed = batch;
+          }
           continue;
         }
         this.finish(batch, next);
@@ -302,23 +333,69 @@ export class AppendPipeline {
 
   /** A batch is durable: move the ledger on, tell the feed, answer the callers. */
   private finish(batch: Prepared, next: Prepared | null): void {
-    if (batch.ops) {
-      const { draft, rows } = batch;
-      draft.merge(this.ledger);
-      this.hash = batch.hash;
-      for (const [txId, t] of rows.pendingTransactions) this.recentTransactions.set(txId, { ...t, epoch: this.epoch });
-      this.epoch++;
-      this.onCommit({
-        fromSequence: rows.events[0]!.sequence,
-        toSequence: draft.head,
-        timestamp: draft.lastTimestamp,
-        events: rows.events,
-        eventAccounts: rows.history,
-        accounts: [...draft.accounts()],
-      });
-    }
+    if (batch.ops) this.commit(batch);
     batch.units.forEach((unit, i) => unit.resolve(batch.results[i]!));
     this.forgetSeenTransactions(next);
+  }
+
+  /** Moves the ledger and the hash chain on by a durable batch, and tells the feed. */
+  private commit(batch: Prepared): void {
+    const { draft, rows } = batch;
+    draft.merge(this.ledger);
+    this.hash = batch.hash;
+    for (const [txId, t] of rows.pendingTransactions) this.recentTransactions.set(txId, { ...t, epoch: this.epoch });
+    this.epoch++;
+    this.onCommit({
+      fromSequence: rows.events[0]!.sequence,
+      toSequence: draft.head,
+      timestamp: draft.lastTimestamp,
+      events: rows.events,
+      eventAccounts: rows.history,
+      accounts: [...draft.accounts()],
+    });
+  }
+
+  /**
+   * After a write failed in RocksDB: reopens the store (rocks.ts says why the handle cannot be written
+   * to again) and makes the in-memory ledger what is stored. The failed batch is then in the log whole
+   * or not at all, and the head record, written in the same batch, says which. If it was stored, the
+   * ledger and the change feed take it as committed, although its callers were told it failed: a retry
+   * with the same transactionId gets the original result (idempotency), while a retried openAccount or
+   * closeAccount, which carry none, gets ACCOUNT_ALREADY_EXISTS or ACCOUNT_CLOSED.
+   * Returns null once writes may go on, else the error to refuse commands with until the next try.
+   */
+  private async recover(): Promise<StoreError | null> {
+    if (this.refusal && Date.now() < this.nextRecoveryAt) return this.refusal;
+    try {
+      const notWritable = await this.rocks.reopen();
+      // Even read-only, the reopened store shows what it holds, and reads must agree with the ledger.
+      await this.adoptStoredHead();
+      if (notWritable) throw notWritable;
+      this.mustRecover = false;
+      this.refusal = null;
+      return null;
+    } catch (err) {
+      this.nextRecoveryAt = Date.now() + STORE_RETRY_AFTER_MS;
+      this.refusal = err instanceof StoreError ? err : new StoreError('STORE_IO', String(err), { cause: err });
+      return this.refusal;
+    }
+  }
+
+  private async adoptStoredHead(): Promise<void> {
+    const bytes = await this.rocks.get(metaKey('head'));
+    const stored = bytes ? decodeHead(bytes) : { sequence: 0, hash: GENESIS_HASH };
+    const batch = this.unconfirmed;
+    if (stored.sequence === this.ledger.head && stored.hash.equals(this.hash)) {
+      this.unconfirmed = null;
+    } else if (batch?.ops && stored.sequence === batch.draft.head && stored.hash.equals(batch.hash)) {
+      this.unconfirmed = null;
+      this.commit(batch);
+    } else {
+      throw new StoreError(
+        'STORE_CORRUPT',
+        `after reopening, the stored head is ${stored.sequence}; expected ${this.ledger.head}${batch?.ops ? ` or, had the failed write been stored, ${batch.draft.head}` : ''}`,
+      );
+    }
   }
 
   /** Drops recent transaction ids that every queued unit's own lookup has already seen. */

@@ -43,6 +43,7 @@ import { rebuildProjection, PROJECTION_FORMAT } from './rebuild.ts';
 import { Rocks, StoreError } from './rocks.ts';
 
 export type { Commit } from './appendPipeline.ts';
+export { STORE_RETRY_AFTER_MS } from './appendPipeline.ts';
 
 /** The on-disk layout version (keys.ts); a store of another version is refused, not misread. */
 export const STORE_FORMAT = 1;

@@ -300,8 +300,8 @@ describe('unexpected errors are masked', () => {
         JSON.stringify({ query: print(DepositDocument), variables: { input: { accountId: 'm-1', amount: 1, transactionId: 'm-1-d' } } }),
       );
       expect(write.json?.errors?.[0]).toMatchObject({
-        message: expect.stringMatching(/could not store the command; nothing was appended. Retry/),
-        extensions: { code: 'STORE_UNAVAILABLE' },
+        message: expect.stringMatching(/could not store the command. Retry in \d+ ms with the same transactionId/),
+        extensions: { code: 'STORE_UNAVAILABLE', retryAfterMs: expect.any(Number) },
       });
       leaks(write.text);
     } finally {

@@ -14,14 +14,17 @@ export interface TServer {
   request<R, V>(document: TypedDocumentNode<R, V>, variables?: V, headers?: Record<string, string>): Promise<ExecutionResult<R> & { status: number }>;
   /** Same as `request`, failing on any GraphQL error. */
   data<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<R>;
-  /** Stops the server and deletes its store. */
+  /** Stops the server and deletes its store (unless the caller chose its dir). */
   stop(): Promise<void>;
 }
 
-/** A silent log unless `config.logLevel` says otherwise; `options.logDestination` captures it. */
+/**
+ * A silent log unless `config.logLevel` says otherwise; `options.logDestination` captures it. The store
+ * goes in a new temp dir, deleted by stop(), unless `config.dataDir` names one (which stop() leaves).
+ */
 export async function startTServer(config: Partial<Config> = {}, options: AppOptions = {}): Promise<TServer> {
-  const { dir, remove } = await tempDir('evledger-server-');
-  const app = await buildApp({ ...DEFAULT_CONFIG, port: 0, dataDir: dir, logLevel: 'silent', ...config }, options).start();
+  const { dir, remove } = config.dataDir ? { dir: config.dataDir, remove: async () => {} } : await tempDir('evledger-server-');
+  const app = await buildApp({ ...DEFAULT_CONFIG, port: 0, logLevel: 'silent', ...config, dataDir: dir }, options).start();
   const graphqlUrl = `${app.url}/graphql`;
   const request: TServer['request'] = async (document, variables, headers = {}) => {
     const res = await fetch(graphqlUrl, {

@@ -5,7 +5,7 @@ import { accountIdsOfCommand, type Command } from '../../domain/commands.ts';
 import { accountIdsOf, type RecordedEvent } from '../../domain/events.ts';
 import { money, type AccountState } from '../../domain/types.ts';
 import { validateCommand } from '../../domain/validation.ts';
-import type { CommandResult } from '../../store/ledgerStore.ts';
+import { STORE_RETRY_AFTER_MS, type CommandResult } from '../../store/ledgerStore.ts';
 import { inScope, requireAccounts, requireRole } from '../access.ts';
 import { builder, type Context } from '../builder.ts';
 import { AccountRef } from './accounts.ts';
@@ -127,14 +127,18 @@ async function execute(ctx: Context, commands: Command[], atomic: boolean): Prom
     const payloads = results.map((r, i) => toPayload(commands[i]!, r));
     return ctx.viewer.accounts ? await hideForeignOriginals(ctx, payloads) : payloads;
   } catch (err) {
-    // The writer failed (I/O) or is closing: the command did not commit. Say so plainly; it is safe to
-    // retry. The cause goes to the log, not into the error: yoga masks every error that wraps a
-    // non-GraphQL one as "Unexpected error.", which would hide this message from the client.
+    // The writer failed (I/O, e.g. a full disk) or is closing: the command was not acknowledged. Say so
+    // plainly, and that a retry is safe: the writer reopens the store before it writes again, and should
+    // the failed write turn out to be stored after all, a retry with the same transactionId returns its
+    // original result (appendPipeline.ts, recover()). The cause goes to the log, not into the error: yoga
+    // masks every error that wraps a non-GraphQL one as "Unexpected error.", which would hide this
+    // message from the client.
     if (ctx.telemetry) ctx.telemetry.failure('a write failed, its commands were not applied', err);
     else console.error('evledger: a write failed, its commands were not applied:', err);
-    throw new GraphQLError('The ledger could not store the command; nothing was appended. Retry with the same transactionId.', {
-      extensions: { code: 'STORE_UNAVAILABLE' },
-    });
+    throw new GraphQLError(
+      `The ledger could not store the command. Retry in ${STORE_RETRY_AFTER_MS} ms with the same transactionId: if it was stored after all, the retry returns the original result.`,
+      { extensions: { code: 'STORE_UNAVAILABLE', retryAfterMs: STORE_RETRY_AFTER_MS } },
+    );
   }
 }
 
