@@ -1,4 +1,5 @@
 // The command line: `serve` (the default), `verify`, `replay`, and `schema` (print or check the SDL).
+import type { ReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from './server/app.ts';
@@ -85,7 +86,9 @@ async function verifyStore(argv: string[]): Promise<number> {
   const store = await openStore(argv);
   try {
     const started = Date.now();
-    const report = await verify(store);
+    const bar = await progress('verify', store.head);
+    const report = await verify(store, (s) => bar.update(s));
+    bar.stop();
     const seconds = (Date.now() - started) / 1000;
     if (report.ok) {
       console.log(`ok: ${report.events} events, head ${report.head}, hash chain intact, indexes and projection agree (${seconds.toFixed(1)} s)`);
@@ -113,25 +116,38 @@ async function replayStore(argv: string[]): Promise<number> {
   }
 }
 
+interface Progress {
+  /** `done` of `total` units so far; `events` for the label when the units are not events (bytes). */
+  update(done: number, events?: number): void;
+  setTotal(total: number): void;
+  stop(): void;
+}
+
 /** Progress on stderr: a bar with rate and ETA on a terminal, a plain line every few seconds otherwise. */
-async function progress(label: string, total: number) {
+async function progress(label: string, total: number): Promise<Progress> {
+  const started = Date.now();
+  const rate = (events: number) => Math.round(events / Math.max(0.001, (Date.now() - started) / 1000));
   if (process.stderr.isTTY) {
     const { SingleBar, Presets } = await import('cli-progress');
-    const bar = new SingleBar({ stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta_formatted}` }, Presets.shades_classic);
-    const started = Date.now();
-    bar.start(total, 0, { rate: 0 });
+    const bar = new SingleBar(
+      { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {events} events | {rate} ev/s | ETA {eta_formatted}`, etaBuffer: 50 },
+      Presets.shades_classic,
+    );
+    bar.start(total, 0, { events: 0, rate: 0 });
     return {
-      update: (n: number) => bar.update(n, { rate: Math.round(n / Math.max(0.001, (Date.now() - started) / 1000)) }),
+      update: (done, events = done) => bar.update(done, { events, rate: rate(events) }),
+      setTotal: (n) => bar.setTotal(n),
       stop: () => bar.stop(),
     };
   }
   let last = 0;
   return {
-    update: (n: number) => {
+    update: (done, events = done) => {
       if (Date.now() - last < 5_000) return;
       last = Date.now();
-      console.error(`${label}: ${n}${total ? ` of ${total}` : ''} events`);
+      console.error(`${label}: ${events} events${total ? ` (${Math.floor((100 * done) / total)} %)` : ''}, ${rate(events)} ev/s`);
     },
+    setTotal: (n) => (total = n),
     stop: () => {},
   };
 }
@@ -144,11 +160,16 @@ async function exportStore(argv: string[]): Promise<number> {
   const dir = loadConfig(dataArgs(argv)).dataDir;
   const bar = await progress('export', 0);
   let n = 0;
-  const { events, head } = await exportLog(dir, (line) => {
-    bar.update(++n);
-    // Respect backpressure: a slow consumer (a pipe to gzip, a disk) must not make us buffer the log.
-    if (!process.stdout.write(line)) return new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
-  }, from);
+  const { events, head } = await exportLog(
+    dir,
+    (line) => {
+      bar.update(++n);
+      // Respect backpressure: a slow consumer (a pipe to gzip, a disk) must not make us buffer the log.
+      if (!process.stdout.write(line)) return new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+    },
+    from,
+    (head) => bar.setTotal(Math.max(0, head - from + 1)),
+  );
   bar.stop();
   console.error(`exported ${events} events (log head ${head})`);
   return 0;
@@ -156,14 +177,17 @@ async function exportStore(argv: string[]): Promise<number> {
 
 async function importStore(argv: string[]): Promise<number> {
   const { createReadStream } = await import('node:fs');
+  const { stat } = await import('node:fs/promises');
   const { importLog } = await import('./store/exportImport.ts');
   const { verify } = await import('./projection/verify.ts');
   const data = dataArgs(argv);
   const file = argv.find((a) => !a.startsWith('--') && !data.includes(a));
   const store = await openStore(argv);
   try {
-    const bar = await progress('import', 0);
-    const { events, head } = await importLog(store, file ? createReadStream(file) : process.stdin, (s) => bar.update(s));
+    // From a file, progress is in bytes read of its size (the events it holds are not known up front).
+    const input = file ? createReadStream(file) : process.stdin;
+    const bar = await progress('import', file ? (await stat(file)).size : 0);
+    const { events, head } = await importLog(store, input, (s) => bar.update(file ? (input as ReadStream).bytesRead : s, s));
     bar.stop();
     const report = await verify(store);
     if (!report.ok) {

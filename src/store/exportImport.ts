@@ -4,8 +4,8 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { ImportedEvent } from './appendPipeline.ts';
-import { blockEntries, decodeEvent, pack, unpack, type StoredEventTuple } from './codec.ts';
-import { LOG_END, LOG_START, logKey } from './keys.ts';
+import { blockEntries, decodeEvent, decodeHead, pack, unpack, type StoredEventTuple } from './codec.ts';
+import { LOG_END, LOG_START, logKey, metaKey } from './keys.ts';
 import type { LedgerStore } from './ledgerStore.ts';
 import { Rocks } from './rocks.ts';
 
@@ -27,12 +27,16 @@ export interface ExportedEvent {
 /**
  * Streams the log from `from` on, from one consistent point (a RocksDB snapshot), opening the store
  * read-only so that a running server keeps serving. Calls `write` with each line; returns the count.
+ * `onHead` learns the head being exported before the first line (for a progress bar's total).
  */
-export async function exportLog(dir: string, write: (line: string) => void | Promise<void>, from = 1): Promise<{ events: number; head: number }> {
+export async function exportLog(dir: string, write: (line: string) => void | Promise<void>, from = 1, onHead?: (head: number) => void): Promise<{ events: number; head: number }> {
   const rocks = await Rocks.open(dir, { readOnly: true });
   let events = 0;
   let head = 0;
   try {
+    // A read-only handle sees the store as it was when opened: this head is the last line's sequence.
+    const headBytes = await rocks.get(metaKey('head'));
+    onHead?.(headBytes ? decodeHead(headBytes).sequence : 0);
     const first = await rocks.last(LOG_START, logKey(Math.max(from, 1)));
     for await (const [, block] of rocks.range({ gte: first ? first[0] : logKey(from), lte: LOG_END })) {
       for (const { bytes, hash } of blockEntries(block)) {
