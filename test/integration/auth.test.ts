@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/server/app.ts';
 import { DEFAULT_CONFIG, checkExposure } from '../../src/server/config.ts';
-import { Collected } from '../support/subscriptionClients.ts';
+import { Collected, sseEvents } from '../support/subscriptionClients.ts';
 import { tempDir } from '../support/tempStore.ts';
 import { startTServer, type TServer } from '../support/testServer.ts';
 
@@ -173,23 +173,9 @@ function sseSubscribe(graphqlUrl: string, token: string, query: string, variable
       sub.push({ ...(JSON.parse(await res.text()) as object), extensions: { status: res.status } });
       return sub.end();
     }
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event: string | null = null;
-        const data: string[] = [];
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event:')) event = line.slice(6).trim();
-          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-        }
-        if (event === 'next') sub.push(JSON.parse(data.join('\n')));
-        else if (event === 'complete') return sub.end();
-      }
+    for await (const { event, data } of sseEvents(res.body as unknown as AsyncIterable<Uint8Array>)) {
+      if (event === 'next') sub.push(JSON.parse(data));
+      else if (event === 'complete') return sub.end();
     }
     sub.end(new Error('the SSE stream closed without `event: complete`'));
   })().catch((err) => sub.end(abort.signal.aborted ? undefined : err));

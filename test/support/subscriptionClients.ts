@@ -188,19 +188,10 @@ export function sseClient(graphqlUrl: string, defaults: { method?: 'GET' | 'POST
         if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
           throw new Error(`SSE request failed: HTTP ${res.status} ${res.headers.get('content-type')}: ${await res.text()}`);
         }
-        const decoder = new TextDecoder();
-        let buffer = '';
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffer += decoder.decode(chunk, { stream: true });
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const { event, data } = parseEvent(block);
-            if (event === 'next') sub.push(JSON.parse(data) as Message<R>);
-            else if (event === 'complete') return sub.end();
-            // anything else is a keep-alive comment
-          }
+        for await (const { event, data } of sseEvents(res.body as unknown as AsyncIterable<Uint8Array>)) {
+          if (event === 'next') sub.push(JSON.parse(data) as Message<R>);
+          else if (event === 'complete') return sub.end();
+          // anything else is a keep-alive comment
         }
         sub.end(new Error('the SSE stream closed without `event: complete`'));
       })().catch((err) => sub.end(abort.signal.aborted ? undefined : err));
@@ -217,6 +208,21 @@ export function sseClient(graphqlUrl: string, defaults: { method?: 'GET' | 'POST
       await Promise.all([...open].map((sub) => sub.close()));
     },
   };
+}
+
+/** The events of an SSE body as they arrive. */
+export async function* sseEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<{ event: string | null; data: string }> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      yield parseEvent(block);
+    }
+  }
 }
 
 /** One SSE event block: `event:` and the `data:` lines (joined by newlines); `:` lines are comments. */
