@@ -310,7 +310,7 @@ export class AppendPipeline {
 
     if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, hash: base?.hash ?? this.hash };
     // Hashing and encoding happen once the batch is final, so a rolled-back group costs nothing.
-    const block = new BlockWriter(base?.hash ?? this.hash);
+    const block = new BlockWriter(base?.hash ?? this.hash, 256 * batch.events.length);
     for (const event of batch.events) {
       const recorded = encodedAs.get(event);
       if (!recorded) block.add(event);
@@ -318,8 +318,7 @@ export class AppendPipeline {
         throw new Error(`import refused at sequence ${event.sequence}: its hash does not follow from the events before it`);
       }
     }
-    const ops = batch.ops(draft, block.lastHash);
-    ops.push({ type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
+    const ops = batch.ops(draft, block.lastHash, { type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
     return { units, results, draft, rows: batch, ops, hash: block.lastHash };
   }
 
