@@ -58,7 +58,7 @@ interface Unit {
   /** For an import: the recorded event each command must reproduce. */
   readonly imported?: readonly ImportedEvent[];
   /** The committed uses of its transaction ids, looked up when it was submitted. */
-  readonly priors: Promise<Map<string, PriorTransaction>>;
+  readonly lookup: TransactionLookup;
   /** The commit epoch when that lookup started: it may miss what commits from then on. */
   readonly lookedUpAt: number;
   readonly resolve: (results: Decided[]) => void;
@@ -93,13 +93,14 @@ export class AppendPipeline {
   /** Successful commits so far. */
   private epoch = 0;
   /**
-   * Transaction ids committed since the oldest queued unit looked its own up, with the epoch they
-   * committed in: what that lookup may have missed. Looking up at submit time takes the multi-get off
-   * the writer's path (it overlaps the previous batch's fsync); this closes the window it opens.
+   * The transaction ids of each commit since the oldest queued unit looked its own up, oldest first,
+   * with the epoch they committed in: what that lookup may have missed. Looking up at submit time
+   * takes the multi-get off the writer's path; this closes the window it opens. One map per commit
+   * (the batch's own), dropped whole: no per-id copying or deleting.
    */
-  private readonly recentTransactions = new Map<string, PriorTransaction & { epoch: number }>();
+  private readonly recentCommits: { readonly epoch: number; readonly transactions: ReadonlyMap<string, PriorTransaction> }[] = [];
   /** The transaction ids submitted in this tick, for the one multi-get at its end. */
-  private tickLookup: { ids: string[]; found: Promise<Map<string, PriorTransaction>> } | null = null;
+  private tickLookup: TransactionLookup | null = null;
   /** A write failed in RocksDB: nothing more is decided until the store is reopened and its head adopted. */
   private mustRecover = false;
   /** The batch whose write failed: reopening the store tells whether it was stored after all. */
@@ -147,10 +148,9 @@ export class AppendPipeline {
   }
 
   private enqueue(commands: readonly Command[], atomic: boolean, imported?: readonly ImportedEvent[]): Promise<Decided[]> {
-    const priors = this.lookUpTransactions(commands);
-    priors.catch(() => {}); // a failed lookup fails the unit when its batch awaits it
+    const lookup = this.lookUpTransactions(commands);
     return new Promise((resolve, reject) => {
-      this.queue.push({ commands, atomic, imported, priors, lookedUpAt: this.epoch, resolve, reject });
+      this.queue.push({ commands, atomic, imported, lookup, lookedUpAt: this.epoch, resolve, reject });
       this.queued += commands.length;
       this.writing ??= this.drain();
     });
@@ -235,10 +235,27 @@ export class AppendPipeline {
     return units;
   }
 
-  /** Decides a batch on the ledger, or on `base` (a batch still being written); null if that failed. */
+  /**
+   * Decides a batch on the ledger, or on `base` (a batch still being written); null if that failed.
+   * While transaction ids are still being looked up on the thread pool, the batch is decided as if
+   * none of them had been committed, and kept only if the answer agrees, so the multi-get overlaps
+   * the decisions instead of preceding them. (A retried id, found on disk, costs a second decision.)
+   */
   private async prepare(units: Unit[], base: Prepared | null): Promise<Prepared | null> {
     try {
-      return this.decideBatch(units, await Promise.all(units.map((unit) => unit.priors)), base);
+      this.sendLookup(); // this tick's ids go out now, not after the decisions below
+      const waiting = units.filter((unit) => unit.lookup.found === null);
+      if (waiting.length === 0) return this.decideBatch(units, base, null);
+      const unverified: [Unit, string][] = [];
+      let speculative: Prepared | null = null;
+      try {
+        speculative = this.decideBatch(units, base, unverified);
+      } catch {
+        // decided again below, with every lookup answered, and thrown from there if it still fails
+      }
+      for (const unit of waiting) await unit.lookup.answered;
+      if (speculative && unverified.every(([unit, txId]) => !unit.lookup.found!.has(txId))) return speculative;
+      return this.decideBatch(units, base, null);
     } catch (err) {
       // A failed lookup (I/O), or a bug: these commands fail; the writer goes on with the next ones.
       for (const unit of units) unit.reject(err);
@@ -246,7 +263,11 @@ export class AppendPipeline {
     }
   }
 
-  private decideBatch(units: Unit[], priors: Map<string, PriorTransaction>[], base: Prepared | null): Prepared {
+  /**
+   * `unverified`: null when every unit's lookup has answered; else where to note the ids that only an
+   * unanswered lookup could have found (they are decided as never committed).
+   */
+  private decideBatch(units: Unit[], base: Prepared | null, unverified: [Unit, string][] | null): Prepared {
     const below = base?.draft ?? this.ledger;
     const draft = below.draft();
     // One commit time for the batch's new events, never earlier than the log's last.
@@ -255,8 +276,9 @@ export class AppendPipeline {
     const results: Decided[][] = [];
     const encodedAs = new Map<RecordedEvent, ImportedEvent>();
 
-    for (const [u, unit] of units.entries()) {
-      const prior = priors[u]!;
+    for (const unit of units) {
+      const found = unit.lookup.found;
+      if (!found && !unverified) throw new Error('a batch was decided before its transaction ids were looked up');
       // An atomic group decides on a draft of the batch's draft, so a failure drops just the group.
       const target = unit.atomic ? draft.draft() : draft;
       const mark = batch.mark();
@@ -264,10 +286,11 @@ export class AppendPipeline {
       let failedAt = -1;
       for (const [c, command] of unit.commands.entries()) {
         const txId = transactionIdOf(command);
-        const priorTransaction =
-          txId === null
-            ? undefined
-            : (batch.pendingTransactions.get(txId) ?? base?.rows.pendingTransactions.get(txId) ?? prior.get(txId) ?? this.recentTransactions.get(txId));
+        let priorTransaction: PriorTransaction | undefined;
+        if (txId !== null) {
+          priorTransaction = batch.pendingTransactions.get(txId) ?? base?.rows.pendingTransactions.get(txId) ?? this.recentTransaction(txId) ?? found?.get(txId);
+          if (!priorTransaction && !found) unverified!.push([unit, txId]);
+        }
         const decision = decide(command, target, priorTransaction);
         const recorded = unit.imported?.[c];
         if (recorded) {
@@ -318,7 +341,7 @@ export class AppendPipeline {
 
     if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, hash: base?.hash ?? this.hash };
     // Hashing and encoding happen once the batch is final, so a rolled-back group costs nothing.
-    const block = new BlockWriter(base?.hash ?? this.hash);
+    const block = new BlockWriter(base?.hash ?? this.hash, 256 * batch.events.length);
     for (const event of batch.events) {
       const recorded = encodedAs.get(event);
       if (!recorded) block.add(event);
@@ -326,8 +349,7 @@ export class AppendPipeline {
         throw new Error(`import refused at sequence ${event.sequence}: its hash does not follow from the events before it`);
       }
     }
-    const ops = batch.ops(draft, block.lastHash);
-    ops.push({ type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
+    const ops = batch.ops(draft, block.lastHash, { type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
     return { units, results, draft, rows: batch, ops, hash: block.lastHash };
   }
 
@@ -343,7 +365,7 @@ export class AppendPipeline {
     const { draft, rows } = batch;
     draft.merge(this.ledger);
     this.hash = batch.hash;
-    for (const [txId, t] of rows.pendingTransactions) this.recentTransactions.set(txId, { ...t, epoch: this.epoch });
+    if (rows.pendingTransactions.size > 0) this.recentCommits.push({ epoch: this.epoch, transactions: rows.pendingTransactions });
     this.epoch++;
     this.onCommit({
       fromSequence: rows.events[0]!.sequence,
@@ -398,46 +420,93 @@ export class AppendPipeline {
     }
   }
 
-  /** Drops recent transaction ids that every queued unit's own lookup has already seen. */
+  /** Drops the recent commits that every queued unit's own lookup has already seen. */
   private forgetSeenTransactions(next: Prepared | null): void {
     const oldest = next?.units[0]?.lookedUpAt ?? this.queue[0]?.lookedUpAt;
-    if (oldest === undefined) return this.recentTransactions.clear();
-    // Entries were added in epoch order and a Map iterates in insertion order: stop at the first kept.
-    for (const [txId, t] of this.recentTransactions) {
-      if (t.epoch >= oldest) break;
-      this.recentTransactions.delete(txId);
+    if (oldest === undefined) this.recentCommits.length = 0;
+    else while (this.recentCommits.length > 0 && this.recentCommits[0]!.epoch < oldest) this.recentCommits.shift();
+  }
+
+  private recentTransaction(txId: string): PriorTransaction | undefined {
+    for (let i = this.recentCommits.length - 1; i >= 0; i--) {
+      const t = this.recentCommits[i]!.transactions.get(txId);
+      if (t) return t;
     }
+    return undefined;
   }
 
   /**
    * The committed use of each transaction id of these commands. Every submit of one tick shares one
-   * multi-get, sent at the end of the tick: 64 concurrent callers cost one thread-pool round trip, not 64.
-   * (The shared map holds the whole tick's ids; each unit reads its own.)
+   * multi-get, sent at the end of the tick (or as soon as a batch is about to be decided): 64
+   * concurrent callers cost one thread-pool round trip, not 64. (The shared map holds the whole
+   * tick's ids; each unit reads its own.)
    */
-  private lookUpTransactions(commands: readonly Command[]): Promise<Map<string, PriorTransaction>> {
-    const ids: string[] = [];
+  private lookUpTransactions(commands: readonly Command[]): TransactionLookup {
+    let lookup: TransactionLookup | null = null;
     for (const c of commands) {
       const txId = transactionIdOf(c);
-      if (txId !== null) ids.push(txId);
+      if (txId === null) continue;
+      if (!lookup) {
+        lookup = this.tickLookup;
+        if (!lookup) {
+          lookup = this.tickLookup = new TransactionLookup();
+          process.nextTick(() => this.sendLookup());
+        }
+      }
+      lookup.ids.push(txId);
     }
-    if (ids.length === 0) return Promise.resolve(new Map());
-    if (!this.tickLookup) {
-      const lookup = { ids: [] as string[], found: null as unknown as Promise<Map<string, PriorTransaction>> };
-      lookup.found = new Promise<void>((resolve) => process.nextTick(resolve)).then(async () => {
-        this.tickLookup = null;
-        const found = new Map<string, PriorTransaction>();
-        const values = await this.rocks.getMany(lookup.ids.map(transactionKey));
-        values.forEach((value, i) => {
-          if (value) found.set(lookup.ids[i]!, decodeTransaction(value));
-        });
-        return found;
-      });
-      this.tickLookup = lookup;
-    }
-    for (const id of ids) this.tickLookup.ids.push(id);
-    return this.tickLookup.found;
+    return lookup ?? NO_LOOKUP;
+  }
+
+  private sendLookup(): void {
+    const lookup = this.tickLookup;
+    if (!lookup) return;
+    this.tickLookup = null;
+    lookup.send(this.rocks);
   }
 }
+
+/** One multi-get of transaction ids; `found` is null until it has answered. */
+class TransactionLookup {
+  readonly ids: string[] = [];
+  found: Map<string, PriorTransaction> | null = null;
+  /** Settles when the multi-get has answered; rejects (failing the units that await it) if it failed. */
+  readonly answered: Promise<void>;
+  private settle!: (err?: unknown) => void;
+
+  constructor() {
+    this.answered = new Promise<void>((resolve, reject) => (this.settle = (err) => (err === undefined ? resolve() : reject(err))));
+    this.answered.catch(() => {}); // a failed lookup fails the units whose batch awaits it
+  }
+
+  static answeredWith(found: Map<string, PriorTransaction>): TransactionLookup {
+    const lookup = new TransactionLookup();
+    lookup.found = found;
+    lookup.settle();
+    return lookup;
+  }
+
+  send(rocks: Rocks): void {
+    let values: Promise<(Buffer | undefined)[]>;
+    try {
+      values = rocks.getMany(this.ids.map(transactionKey));
+    } catch (err) {
+      values = Promise.reject(err);
+    }
+    values.then(
+      (vs) => {
+        const found = new Map<string, PriorTransaction>();
+        for (let i = 0; i < vs.length; i++) if (vs[i]) found.set(this.ids[i]!, decodeTransaction(vs[i]!));
+        this.found = found;
+        this.settle();
+      },
+      (err: unknown) => this.settle(err ?? new Error('transaction lookup failed')),
+    );
+  }
+}
+
+/** The lookup of a unit without transaction ids: nothing to find. */
+const NO_LOOKUP = TransactionLookup.answeredWith(new Map());
 
 /** Why a recorded event cannot be appended where it stands, or null. */
 function importMismatch(recorded: RecordedEvent, decision: ReturnType<typeof decide>, ledger: LedgerState): string | null {

@@ -71,4 +71,42 @@ describe('the writer decides the next batch during a write', () => {
     expect(await t.store.executeOne(deposit('a', 100, 't1'))).toMatchObject({ ok: true, sequence: 2, replayed: false });
     expect((await verify(t.store)).ok).toBe(true);
   });
+
+  it('decides a batch while its transaction ids are looked up, and decides it again when one was committed before', async () => {
+    const t = await tempStore();
+    cleanup = t.cleanup;
+    await t.store.execute([open('a', 10), deposit('a', 100, 't1')]);
+    const store = await t.reopen(); // nothing recent in memory: only the on-disk index knows t1
+    cleanup = async () => {
+      await store.close();
+      await t.cleanup();
+    };
+    const rocks = store.rocks;
+    const getMany = rocks.getMany.bind(rocks);
+    rocks.getMany = async (keys) => {
+      await new Promise((r) => setTimeout(r, 20)); // answers long after the batch was decided
+      return getMany(keys);
+    };
+    const [retry, fresh] = await store.execute([deposit('a', 100, 't1'), withdraw('a', 30, 't2')]);
+    expect(retry).toMatchObject({ ok: true, replayed: true, sequence: 2 });
+    expect(fresh).toMatchObject({ ok: true, replayed: false, sequence: 3, accounts: [{ balance: 80, version: 3 }] });
+    expect(store.head).toBe(3);
+    expect((await verify(store)).ok).toBe(true);
+  });
+
+  it('fails the commands whose transaction lookup failed, changes nothing, and goes on', async () => {
+    const t = await tempStore();
+    cleanup = t.cleanup;
+    await t.store.execute([open('a', 10)]);
+    const rocks = t.store.rocks;
+    const getMany = rocks.getMany.bind(rocks);
+    rocks.getMany = async () => {
+      rocks.getMany = getMany;
+      throw new Error('read error');
+    };
+    await expect(t.store.executeOne(deposit('a', 100, 't1'))).rejects.toThrow(/read error/);
+    expect(t.store.head).toBe(1);
+    expect(await t.store.executeOne(deposit('a', 100, 't1'))).toMatchObject({ ok: true, replayed: false, sequence: 2 });
+    expect((await verify(t.store)).ok).toBe(true);
+  });
 });
