@@ -40,6 +40,12 @@ interface NativeDb {
 
 export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
+/** A native WriteBatch that already holds its ops (see Rocks.fill), not yet written. */
+export interface FilledBatch {
+  readonly ops: number;
+  readonly native: NativeChainedBatch;
+}
+
 export interface RangeOptions {
   gt?: Buffer;
   gte?: Buffer;
@@ -97,25 +103,45 @@ export class Rocks {
 
   /** One atomic write; with `sync` it returns only after the write-ahead log is fsynced. */
   write(ops: BatchOp[], sync: boolean): Promise<void> {
+    let batch: FilledBatch;
+    try {
+      batch = this.fill(ops);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writeFilled(batch, sync);
+  }
+
+  /**
+   * Copies ops into a native WriteBatch now (the binding copies every key and value), for
+   * writeFilled to write later. Filling is the event loop's part of a write, about a microsecond an
+   * op: the append pipeline fills the next batch while the previous one is still being written.
+   */
+  fill(ops: readonly BatchOp[]): FilledBatch {
     this.assertOpen();
-    if (ops.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const fail = (err: Error) => reject(new StoreError('STORE_IO', `write failed: ${err.message}`, { cause: err }));
-      // A chained batch, not batch(array): the array form copies every op into a new object in JS and
-      // then reads `type`, `key` and `value` back as named properties in C++, which cost 2-3x more of
-      // the event loop per op than passing the Buffers as arguments (`npm run bench -- engine:append`).
-      // Both build one native WriteBatch and write it atomically.
-      const batch = this.db.batch();
-      try {
-        for (const op of ops) {
-          if (op.type === 'put') batch.put(op.key, op.value);
-          else batch.del(op.key);
-        }
-      } catch (err) {
-        return fail(err as Error);
+    // A chained batch, not batch(array): the array form copies every op into a new object in JS and
+    // then reads `type`, `key` and `value` back as named properties in C++, which cost 2-3x more of
+    // the event loop per op than passing the Buffers as arguments (`npm run bench -- engine:append`).
+    // Both build one native WriteBatch and write it atomically.
+    const native = this.db.batch();
+    try {
+      for (const op of ops) {
+        if (op.type === 'put') native.put(op.key, op.value);
+        else native.del(op.key);
       }
-      batch.write({ sync }, (err) => (err ? fail(err) : resolve()));
-    });
+    } catch (err) {
+      throw new StoreError('STORE_IO', `write failed: ${(err as Error).message}`, { cause: err });
+    }
+    return { ops: ops.length, native };
+  }
+
+  /** Writes a filled batch atomically; with `sync` it returns only after the write-ahead log is fsynced. */
+  writeFilled(batch: FilledBatch, sync: boolean): Promise<void> {
+    this.assertOpen();
+    if (batch.ops === 0) return Promise.resolve();
+    return new Promise((resolve, reject) =>
+      batch.native.write({ sync }, (err) => (err ? reject(new StoreError('STORE_IO', `write failed: ${err.message}`, { cause: err })) : resolve())),
+    );
   }
 
   get(key: Buffer): Promise<Buffer | undefined> {
