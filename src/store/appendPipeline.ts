@@ -15,7 +15,7 @@ import { sequence, type AccountState, type Sequence } from '../domain/types.ts';
 import { BlockWriter, GENESIS_HASH, decodeHead, decodeTransaction } from './codec.ts';
 import { DerivedRows } from './derivedRows.ts';
 import { logKey, metaKey, transactionKey } from './keys.ts';
-import { StoreError, type BatchOp, type Rocks } from './rocks.ts';
+import { StoreError, type BatchOp, type FilledBatch, type Rocks } from './rocks.ts';
 
 export type Decided =
   | { readonly kind: 'appended'; readonly event: RecordedEvent; readonly accounts: readonly AccountState[] }
@@ -72,6 +72,8 @@ interface Prepared {
   readonly draft: LedgerState;
   readonly rows: DerivedRows;
   readonly ops: BatchOp[] | null;
+  /** The ops already copied into a native WriteBatch (done while the batch before is written), or null. */
+  filled: FilledBatch | null;
   /** The hash chain's head after this batch. */
   readonly hash: Buffer;
 }
@@ -186,9 +188,13 @@ export class AppendPipeline {
         const batch = next ?? (await this.prepare(this.takeBatch(), null));
         next = null;
         if (!batch) continue;
-        const written = batch.ops ? this.write(batch.ops) : Promise.resolve();
+        const written = batch.ops ? this.write(batch) : Promise.resolve();
         written.catch(() => {}); // handled below, once the next batch is decided
-        if (batch.ops && this.queue.length > 0) next = await this.prepare(this.takeBatch(), batch);
+        if (batch.ops && this.queue.length > 0) {
+          next = await this.prepare(this.takeBatch(), batch);
+          // Filling the native batch (~1 µs an op) now, while this one is written, not after it.
+          if (next?.ops) next.filled = this.fill(next.ops);
+        }
         try {
           await written;
         } catch (err) {
@@ -218,9 +224,19 @@ export class AppendPipeline {
     for (const unit of units) this.queued += unit.commands.length;
   }
 
-  private async write(ops: BatchOp[]): Promise<void> {
+  private async write(batch: Prepared): Promise<void> {
+    const ops = batch.ops!;
     await this.options.beforeWrite?.(ops);
-    await this.rocks.write(ops, this.options.durability === 'fsync');
+    await this.rocks.writeFilled(batch.filled ?? this.rocks.fill(ops), this.options.durability === 'fsync');
+  }
+
+  /** The ops in a native batch, or null if that failed (the write fills them again, and fails). */
+  private fill(ops: BatchOp[]): FilledBatch | null {
+    try {
+      return this.rocks.fill(ops);
+    } catch {
+      return null;
+    }
   }
 
   private takeBatch(): Unit[] {
@@ -339,7 +355,7 @@ export class AppendPipeline {
       }
     }
 
-    if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, hash: base?.hash ?? this.hash };
+    if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, filled: null, hash: base?.hash ?? this.hash };
     // Hashing and encoding happen once the batch is final, so a rolled-back group costs nothing.
     const block = new BlockWriter(base?.hash ?? this.hash, 256 * batch.events.length);
     for (const event of batch.events) {
@@ -350,7 +366,7 @@ export class AppendPipeline {
       }
     }
     const ops = batch.ops(draft, block.lastHash, { type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
-    return { units, results, draft, rows: batch, ops, hash: block.lastHash };
+    return { units, results, draft, rows: batch, ops, filled: null, hash: block.lastHash };
   }
 
   /** A batch is durable: move the ledger on, tell the feed, answer the callers. */

@@ -52,6 +52,33 @@ interface NativeDb {
 
 export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
+/** A native WriteBatch that already holds its ops (see Rocks.fill), not yet written. */
+export interface FilledBatch {
+  readonly ops: readonly BatchOp[];
+  /** The handle it was filled on (null: not filled yet), and the filled batch. */
+  readonly db: NativeDb | null;
+  readonly native: NativeChainedBatch | null;
+}
+
+/**
+ * A chained batch, not batch(array): the array form copies every op into a new object in JS and then
+ * reads `type`, `key` and `value` back as named properties in C++, which cost 2-3x more of the event
+ * loop per op than passing the Buffers as arguments (`npm run bench -- engine:append`). Both build one
+ * native WriteBatch, written atomically. Nothing reaches RocksDB here: a failure leaves the handle as it was.
+ */
+function fillNative(db: NativeDb, ops: readonly BatchOp[]): NativeChainedBatch {
+  const native = db.batch();
+  try {
+    for (const op of ops) {
+      if (op.type === 'put') native.put(op.key, op.value);
+      else native.del(op.key);
+    }
+  } catch (err) {
+    throw new StoreError('STORE_IO', `write failed: ${(err as Error).message}`, { cause: err });
+  }
+  return native;
+}
+
 export interface RangeOptions {
   gt?: Buffer;
   gte?: Buffer;
@@ -128,29 +155,43 @@ export class Rocks {
    * suspends writes until reopen(): see the top of this file.
    */
   write(ops: BatchOp[], sync: boolean): Promise<void> {
-    this.assertOpen();
-    if (ops.length === 0) return Promise.resolve();
-    return this.serialized(() => this.writeNow(ops, sync));
+    let batch: FilledBatch;
+    try {
+      batch = this.fill(ops);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writeFilled(batch, sync);
   }
 
-  private writeNow(ops: BatchOp[], sync: boolean): Promise<void> {
+  /**
+   * Copies ops into a native WriteBatch now (the binding copies every key and value), for
+   * writeFilled to write later. Filling is the event loop's part of a write, about a microsecond an
+   * op: the append pipeline fills the next batch while the previous one is still being written.
+   */
+  fill(ops: readonly BatchOp[]): FilledBatch {
+    this.assertOpen();
+    // While a reopen swaps the handle there is none to fill on: writeFilled fills it then.
+    const db = this.swapping ? null : this.db;
+    return { ops, db, native: db && ops.length > 0 ? fillNative(db, ops) : null };
+  }
+
+  /**
+   * Writes a filled batch atomically; with `sync` it returns only after the write-ahead log is fsynced.
+   * A failure suspends writes until reopen(): see the top of this file.
+   */
+  writeFilled(batch: FilledBatch, sync: boolean): Promise<void> {
+    this.assertOpen();
+    if (batch.ops.length === 0) return Promise.resolve();
+    return this.serialized(() => this.writeNow(batch, sync));
+  }
+
+  private writeNow(batch: FilledBatch, sync: boolean): Promise<void> {
     if (this.failure) return Promise.reject(this.suspended());
     return this.native((db, resolve, reject) => {
-      // A chained batch, not batch(array): the array form copies every op into a new object in JS and
-      // then reads `type`, `key` and `value` back as named properties in C++, which cost 2-3x more of
-      // the event loop per op than passing the Buffers as arguments (`npm run bench -- engine:append`).
-      // Both build one native WriteBatch and write it atomically.
-      const batch = db.batch();
-      try {
-        for (const op of ops) {
-          if (op.type === 'put') batch.put(op.key, op.value);
-          else batch.del(op.key);
-        }
-      } catch (err) {
-        // Nothing reached RocksDB: the handle is as good as before.
-        return reject(new StoreError('STORE_IO', `write failed: ${(err as Error).message}`, { cause: err }));
-      }
-      batch.write({ sync }, (err) => {
+      // A batch filled on a handle that a reopen has since closed belongs to that handle: fill it again.
+      const native = batch.db === db && batch.native ? batch.native : fillNative(db, batch.ops);
+      native.write({ sync }, (err) => {
         if (!err) return resolve();
         this.failure = new StoreError('STORE_IO', `write failed: ${err.message}`, { cause: err });
         reject(this.failure);
