@@ -57,10 +57,6 @@ interface Unit {
   readonly atomic: boolean;
   /** For an import: the recorded event each command must reproduce. */
   readonly imported?: readonly ImportedEvent[];
-  /** The committed uses of its transaction ids, looked up when it was submitted. */
-  readonly lookup: TransactionLookup;
-  /** The commit epoch when that lookup started: it may miss what commits from then on. */
-  readonly lookedUpAt: number;
   readonly resolve: (results: Decided[]) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -92,17 +88,6 @@ export class AppendPipeline {
   private writing: Promise<void> | null = null;
   private closed = false;
   private hash: Buffer;
-  /** Successful commits so far. */
-  private epoch = 0;
-  /**
-   * The transaction ids of each commit since the oldest queued unit looked its own up, oldest first,
-   * with the epoch they committed in: what that lookup may have missed. Looking up at submit time
-   * takes the multi-get off the writer's path; this closes the window it opens. One map per commit
-   * (the batch's own), dropped whole: no per-id copying or deleting.
-   */
-  private readonly recentCommits: { readonly epoch: number; readonly transactions: ReadonlyMap<string, PriorTransaction> }[] = [];
-  /** The transaction ids submitted in this tick, for the one multi-get at its end. */
-  private tickLookup: TransactionLookup | null = null;
   /** A write failed in RocksDB: nothing more is decided until the store is reopened and its head adopted. */
   private mustRecover = false;
   /** The batch whose write failed: reopening the store tells whether it was stored after all. */
@@ -150,9 +135,8 @@ export class AppendPipeline {
   }
 
   private enqueue(commands: readonly Command[], atomic: boolean, imported?: readonly ImportedEvent[]): Promise<Decided[]> {
-    const lookup = this.lookUpTransactions(commands);
     return new Promise((resolve, reject) => {
-      this.queue.push({ commands, atomic, imported, lookup, lookedUpAt: this.epoch, resolve, reject });
+      this.queue.push({ commands, atomic, imported, resolve, reject });
       this.queued += commands.length;
       this.writing ??= this.drain();
     });
@@ -207,7 +191,7 @@ export class AppendPipeline {
           }
           continue;
         }
-        this.finish(batch, next);
+        this.finish(batch);
         // The callers just acknowledged resubmit in promise continuations that are already pending; a
         // nextTick runs after all of them, so they share the next batch. Taking it at once took only
         // the few already queued: 64 callers looping over executeOne split into two alternating
@@ -253,25 +237,34 @@ export class AppendPipeline {
 
   /**
    * Decides a batch on the ledger, or on `base` (a batch still being written); null if that failed.
-   * While transaction ids are still being looked up on the thread pool, the batch is decided as if
-   * none of them had been committed, and kept only if the answer agrees, so the multi-get overlaps
-   * the decisions instead of preceding them. (A retried id, found on disk, costs a second decision.)
+   * Earlier uses of its transaction ids are found in the batches not yet committed (its own and
+   * `base`) or on disk, by one multi-get sent now: every batch before `base` is committed and
+   * visible to it, so nothing can slip between. While it runs on the thread pool the batch is
+   * decided as if none of those ids were on disk, and that decision is kept if the answer agrees
+   * (else the batch is decided again with it), so the lookup overlaps the decisions.
    */
   private async prepare(units: Unit[], base: Prepared | null): Promise<Prepared | null> {
     try {
-      this.sendLookup(); // this tick's ids go out now, not after the decisions below
-      const waiting = units.filter((unit) => unit.lookup.found === null);
-      if (waiting.length === 0) return this.decideBatch(units, base, null);
-      const unverified: [Unit, string][] = [];
+      const ids: string[] = [];
+      for (const unit of units) {
+        for (const command of unit.commands) {
+          const txId = transactionIdOf(command);
+          if (txId !== null) ids.push(txId);
+        }
+      }
+      if (ids.length === 0) return this.decideBatch(units, base, NOTHING_FOUND, null);
+      const lookup = this.lookUpTransactions(ids);
+      lookup.catch(() => {}); // awaited below
+      const unverified: string[] = [];
       let speculative: Prepared | null = null;
       try {
-        speculative = this.decideBatch(units, base, unverified);
+        speculative = this.decideBatch(units, base, null, unverified);
       } catch {
-        // decided again below, with every lookup answered, and thrown from there if it still fails
+        // decided again below, with the lookup answered, and thrown from there if it still fails
       }
-      for (const unit of waiting) await unit.lookup.answered;
-      if (speculative && unverified.every(([unit, txId]) => !unit.lookup.found!.has(txId))) return speculative;
-      return this.decideBatch(units, base, null);
+      const found = await lookup;
+      if (speculative && unverified.every((txId) => !found.has(txId))) return speculative;
+      return this.decideBatch(units, base, found, null);
     } catch (err) {
       // A failed lookup (I/O), or a bug: these commands fail; the writer goes on with the next ones.
       for (const unit of units) unit.reject(err);
@@ -280,10 +273,10 @@ export class AppendPipeline {
   }
 
   /**
-   * `unverified`: null when every unit's lookup has answered; else where to note the ids that only an
-   * unanswered lookup could have found (they are decided as never committed).
+   * `found`: the committed uses of the batch's transaction ids, or null while they are being looked
+   * up; then `unverified` collects the ids only that lookup could have found (decided as never used).
    */
-  private decideBatch(units: Unit[], base: Prepared | null, unverified: [Unit, string][] | null): Prepared {
+  private decideBatch(units: Unit[], base: Prepared | null, found: ReadonlyMap<string, PriorTransaction> | null, unverified: string[] | null): Prepared {
     const below = base?.draft ?? this.ledger;
     const draft = below.draft();
     // One commit time for the batch's new events, never earlier than the log's last.
@@ -293,8 +286,6 @@ export class AppendPipeline {
     const encodedAs = new Map<RecordedEvent, ImportedEvent>();
 
     for (const unit of units) {
-      const found = unit.lookup.found;
-      if (!found && !unverified) throw new Error('a batch was decided before its transaction ids were looked up');
       // An atomic group decides on a draft of the batch's draft, so a failure drops just the group.
       const target = unit.atomic ? draft.draft() : draft;
       const mark = batch.mark();
@@ -304,8 +295,8 @@ export class AppendPipeline {
         const txId = transactionIdOf(command);
         let priorTransaction: PriorTransaction | undefined;
         if (txId !== null) {
-          priorTransaction = batch.pendingTransactions.get(txId) ?? base?.rows.pendingTransactions.get(txId) ?? this.recentTransaction(txId) ?? found?.get(txId);
-          if (!priorTransaction && !found) unverified!.push([unit, txId]);
+          priorTransaction = batch.pendingTransactions.get(txId) ?? base?.rows.pendingTransactions.get(txId) ?? found?.get(txId);
+          if (!priorTransaction && !found) unverified!.push(txId);
         }
         const decision = decide(command, target, priorTransaction);
         const recorded = unit.imported?.[c];
@@ -370,10 +361,9 @@ export class AppendPipeline {
   }
 
   /** A batch is durable: move the ledger on, tell the feed, answer the callers. */
-  private finish(batch: Prepared, next: Prepared | null): void {
+  private finish(batch: Prepared): void {
     if (batch.ops) this.commit(batch);
     batch.units.forEach((unit, i) => unit.resolve(batch.results[i]!));
-    this.forgetSeenTransactions(next);
   }
 
   /** Moves the ledger and the hash chain on by a durable batch, and tells the feed. */
@@ -381,8 +371,6 @@ export class AppendPipeline {
     const { draft, rows } = batch;
     draft.merge(this.ledger);
     this.hash = batch.hash;
-    if (rows.pendingTransactions.size > 0) this.recentCommits.push({ epoch: this.epoch, transactions: rows.pendingTransactions });
-    this.epoch++;
     this.onCommit({
       fromSequence: rows.events[0]!.sequence,
       toSequence: draft.head,
@@ -436,93 +424,16 @@ export class AppendPipeline {
     }
   }
 
-  /** Drops the recent commits that every queued unit's own lookup has already seen. */
-  private forgetSeenTransactions(next: Prepared | null): void {
-    const oldest = next?.units[0]?.lookedUpAt ?? this.queue[0]?.lookedUpAt;
-    if (oldest === undefined) this.recentCommits.length = 0;
-    else while (this.recentCommits.length > 0 && this.recentCommits[0]!.epoch < oldest) this.recentCommits.shift();
-  }
-
-  private recentTransaction(txId: string): PriorTransaction | undefined {
-    for (let i = this.recentCommits.length - 1; i >= 0; i--) {
-      const t = this.recentCommits[i]!.transactions.get(txId);
-      if (t) return t;
-    }
-    return undefined;
-  }
-
-  /**
-   * The committed use of each transaction id of these commands. Every submit of one tick shares one
-   * multi-get, sent at the end of the tick (or as soon as a batch is about to be decided): 64
-   * concurrent callers cost one thread-pool round trip, not 64. (The shared map holds the whole
-   * tick's ids; each unit reads its own.)
-   */
-  private lookUpTransactions(commands: readonly Command[]): TransactionLookup {
-    let lookup: TransactionLookup | null = null;
-    for (const c of commands) {
-      const txId = transactionIdOf(c);
-      if (txId === null) continue;
-      if (!lookup) {
-        lookup = this.tickLookup;
-        if (!lookup) {
-          lookup = this.tickLookup = new TransactionLookup();
-          process.nextTick(() => this.sendLookup());
-        }
-      }
-      lookup.ids.push(txId);
-    }
-    return lookup ?? NO_LOOKUP;
-  }
-
-  private sendLookup(): void {
-    const lookup = this.tickLookup;
-    if (!lookup) return;
-    this.tickLookup = null;
-    lookup.send(this.rocks);
+  /** The committed use of each of these transaction ids (one multi-get). */
+  private async lookUpTransactions(ids: string[]): Promise<Map<string, PriorTransaction>> {
+    const values = await this.rocks.getMany(ids.map(transactionKey));
+    const found = new Map<string, PriorTransaction>();
+    for (let i = 0; i < values.length; i++) if (values[i]) found.set(ids[i]!, decodeTransaction(values[i]!));
+    return found;
   }
 }
 
-/** One multi-get of transaction ids; `found` is null until it has answered. */
-class TransactionLookup {
-  readonly ids: string[] = [];
-  found: Map<string, PriorTransaction> | null = null;
-  /** Settles when the multi-get has answered; rejects (failing the units that await it) if it failed. */
-  readonly answered: Promise<void>;
-  private settle!: (err?: unknown) => void;
-
-  constructor() {
-    this.answered = new Promise<void>((resolve, reject) => (this.settle = (err) => (err === undefined ? resolve() : reject(err))));
-    this.answered.catch(() => {}); // a failed lookup fails the units whose batch awaits it
-  }
-
-  static answeredWith(found: Map<string, PriorTransaction>): TransactionLookup {
-    const lookup = new TransactionLookup();
-    lookup.found = found;
-    lookup.settle();
-    return lookup;
-  }
-
-  send(rocks: Rocks): void {
-    let values: Promise<(Buffer | undefined)[]>;
-    try {
-      values = rocks.getMany(this.ids.map(transactionKey));
-    } catch (err) {
-      values = Promise.reject(err);
-    }
-    values.then(
-      (vs) => {
-        const found = new Map<string, PriorTransaction>();
-        for (let i = 0; i < vs.length; i++) if (vs[i]) found.set(this.ids[i]!, decodeTransaction(vs[i]!));
-        this.found = found;
-        this.settle();
-      },
-      (err: unknown) => this.settle(err ?? new Error('transaction lookup failed')),
-    );
-  }
-}
-
-/** The lookup of a unit without transaction ids: nothing to find. */
-const NO_LOOKUP = TransactionLookup.answeredWith(new Map());
+const NOTHING_FOUND: ReadonlyMap<string, PriorTransaction> = new Map();
 
 /** Why a recorded event cannot be appended where it stands, or null. */
 function importMismatch(recorded: RecordedEvent, decision: ReturnType<typeof decide>, ledger: LedgerState): string | null {
