@@ -177,7 +177,7 @@ export class AppendPipeline {
         if (batch.ops && this.queue.length > 0) {
           next = await this.prepare(this.takeBatch(), batch);
           // Filling the native batch (~1 µs an op) now, while this one is written, not after it.
-          if (next?.ops) next.filled = this.fill(next.ops);
+          if (next?.ops) next.filled = this.rocks.fill(next.ops);
         }
         try {
           await written;
@@ -212,15 +212,6 @@ export class AppendPipeline {
     const ops = batch.ops!;
     await this.options.beforeWrite?.(ops);
     await this.rocks.writeFilled(batch.filled ?? this.rocks.fill(ops), this.options.durability === 'fsync');
-  }
-
-  /** The ops in a native batch, or null if that failed (the write fills them again, and fails). */
-  private fill(ops: BatchOp[]): FilledBatch | null {
-    try {
-      return this.rocks.fill(ops);
-    } catch {
-      return null;
-    }
   }
 
   private takeBatch(): Unit[] {

@@ -155,25 +155,24 @@ export class Rocks {
    * suspends writes until reopen(): see the top of this file.
    */
   write(ops: BatchOp[], sync: boolean): Promise<void> {
-    let batch: FilledBatch;
-    try {
-      batch = this.fill(ops);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.writeFilled(batch, sync);
+    return this.writeFilled(this.fill(ops), sync);
   }
 
   /**
    * Copies ops into a native WriteBatch now (the binding copies every key and value), for
    * writeFilled to write later. Filling is the event loop's part of a write, about a microsecond an
    * op: the append pipeline fills the next batch while the previous one is still being written.
+   * Never throws: what cannot be filled now (no handle during a reopen, a bad op) is filled by
+   * writeFilled, and fails there.
    */
   fill(ops: readonly BatchOp[]): FilledBatch {
-    this.assertOpen();
-    // While a reopen swaps the handle there is none to fill on: writeFilled fills it then.
-    const db = this.swapping ? null : this.db;
-    return { ops, db, native: db && ops.length > 0 ? fillNative(db, ops) : null };
+    const db = this.isOpen && !this.swapping ? this.db : null;
+    if (!db || ops.length === 0) return { ops, db: null, native: null };
+    try {
+      return { ops, db, native: fillNative(db, ops) };
+    } catch {
+      return { ops, db: null, native: null };
+    }
   }
 
   /**

@@ -28,7 +28,7 @@ import {
   type EventType,
   type LedgerFieldsFragment,
 } from '../generated/graphql.ts';
-import { as, eventually, mapLimit, prng } from '../support/api.ts';
+import { eventually, mapLimit, prng } from '../support/api.ts';
 import { startTServer, type TServer } from '../support/testServer.ts';
 
 const SEED = 20_261_126;

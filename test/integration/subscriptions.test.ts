@@ -34,9 +34,7 @@ import { close, commit, deposit, open, sleep, transfer, withdraw, type Appended 
 import { clientFor, TRANSPORTS, type Collected, type Subscription, type SubscriptionClient } from '../support/subscriptionClients.ts';
 import { startTServer, type TServer } from '../support/testServer.ts';
 
-type AU = AccountUpdatesSubSubscription['accountUpdates'];
 type LU = LedgerUpdatesSubSubscription['ledgerUpdates'];
-type EV = EventsSubSubscription['events'];
 
 const au = (c: Collected<AccountUpdatesSubSubscription>) => c.data.map((d) => d.accountUpdates);
 const lu = (c: Collected<LedgerUpdatesSubSubscription>) => c.data.map((d) => d.ledgerUpdates);

@@ -57,6 +57,22 @@ const parseVersion = (text: string | undefined): number | null | Outcome => {
 
 const replayedNote = (replayed: boolean) => (replayed ? ' (already done earlier with this transaction id: nothing new was written)' : '');
 
+/** Deposit and withdraw: the same form, and the same input. */
+const MOVEMENT_FIELDS: FieldSpec[] = [
+  { name: 'accountId', label: 'Account', kind: 'account' },
+  { name: 'amount', label: 'Amount', kind: 'amount', of: 'accountId', placeholder: '0.00' },
+  { name: 'expectedVersion', label: 'Expected version', kind: 'version', of: 'accountId', optional: true },
+  { name: 'transactionId', label: 'Transaction id', kind: 'transaction' },
+];
+
+function movementInput(v: Values, ctx: CommandContext): { accountId: string; amount: number; expectedVersion: number | null; transactionId: string } | Outcome {
+  const amount = amountOf(v, 'amount', ctx.currencyOf(v.accountId!) ?? 'EUR');
+  if (typeof amount !== 'number') return amount;
+  const expectedVersion = parseVersion(v.expectedVersion);
+  if (expectedVersion !== null && typeof expectedVersion !== 'number') return expectedVersion;
+  return { accountId: v.accountId!, amount, expectedVersion, transactionId: v.transactionId! };
+}
+
 const COMMANDS: CommandSpec[] = [
   {
     id: 'open',
@@ -80,19 +96,12 @@ const COMMANDS: CommandSpec[] = [
     id: 'deposit',
     tab: 'Deposit',
     submit: 'Deposit',
-    fields: [
-      { name: 'accountId', label: 'Account', kind: 'account' },
-      { name: 'amount', label: 'Amount', kind: 'amount', of: 'accountId', placeholder: '0.00' },
-      { name: 'expectedVersion', label: 'Expected version', kind: 'version', of: 'accountId', optional: true },
-      { name: 'transactionId', label: 'Transaction id', kind: 'transaction' },
-    ],
+    fields: MOVEMENT_FIELDS,
     async run(v, ctx) {
-      const currency = ctx.currencyOf(v.accountId!) ?? 'EUR';
-      const amount = amountOf(v, 'amount', currency);
-      if (typeof amount !== 'number') return amount;
-      const expectedVersion = parseVersion(v.expectedVersion);
-      if (expectedVersion !== null && typeof expectedVersion !== 'number') return expectedVersion;
-      const { deposit: r } = await ctx.request(DepositDocument, { input: { accountId: v.accountId!, amount, expectedVersion, transactionId: v.transactionId! } });
+      const input = movementInput(v, ctx);
+      if (!('amount' in input)) return input;
+      const amount = input.amount;
+      const { deposit: r } = await ctx.request(DepositDocument, { input });
       if (r.__typename !== 'DepositSuccess') return { refusal: r };
       const a = r.account;
       return { ok: `Deposited ${formatMoney(amount, a.currency)} into ${a.id}: balance ${formatMoney(a.balance, a.currency)}, sequence ${r.sequence}${replayedNote(r.replayed)}.` };
@@ -102,19 +111,12 @@ const COMMANDS: CommandSpec[] = [
     id: 'withdraw',
     tab: 'Withdraw',
     submit: 'Withdraw',
-    fields: [
-      { name: 'accountId', label: 'Account', kind: 'account' },
-      { name: 'amount', label: 'Amount', kind: 'amount', of: 'accountId', placeholder: '0.00' },
-      { name: 'expectedVersion', label: 'Expected version', kind: 'version', of: 'accountId', optional: true },
-      { name: 'transactionId', label: 'Transaction id', kind: 'transaction' },
-    ],
+    fields: MOVEMENT_FIELDS,
     async run(v, ctx) {
-      const currency = ctx.currencyOf(v.accountId!) ?? 'EUR';
-      const amount = amountOf(v, 'amount', currency);
-      if (typeof amount !== 'number') return amount;
-      const expectedVersion = parseVersion(v.expectedVersion);
-      if (expectedVersion !== null && typeof expectedVersion !== 'number') return expectedVersion;
-      const { withdraw: r } = await ctx.request(WithdrawDocument, { input: { accountId: v.accountId!, amount, expectedVersion, transactionId: v.transactionId! } });
+      const input = movementInput(v, ctx);
+      if (!('amount' in input)) return input;
+      const amount = input.amount;
+      const { withdraw: r } = await ctx.request(WithdrawDocument, { input });
       if (r.__typename !== 'WithdrawSuccess') return { refusal: r };
       const a = r.account;
       return { ok: `Withdrew ${formatMoney(amount, a.currency)} from ${a.id}: balance ${formatMoney(a.balance, a.currency)}, sequence ${r.sequence}${replayedNote(r.replayed)}.` };
