@@ -157,11 +157,11 @@ async function exportStore(argv: string[]): Promise<number> {
   const fromIndex = argv.indexOf('--from');
   const from = fromIndex < 0 ? 1 : Number(argv[fromIndex + 1]);
   if (!Number.isSafeInteger(from) || from < 1) throw new ConfigError('--from takes a sequence ≥ 1');
-  const dir = loadConfig(dataArgs(argv)).dataDir;
+  const store = await openStore(argv);
   const bar = await progress('export', 0);
   let n = 0;
   const { events, head } = await exportLog(
-    dir,
+    store,
     (line) => {
       bar.update(++n);
       // Respect backpressure: a slow consumer (a pipe to gzip, a disk) must not make us buffer the log.
@@ -169,7 +169,7 @@ async function exportStore(argv: string[]): Promise<number> {
     },
     from,
     (head) => bar.setTotal(Math.max(0, head - from + 1)),
-  );
+  ).finally(() => store.close());
   bar.stop();
   console.error(`exported ${events} events (log head ${head})`);
   return 0;

@@ -257,7 +257,7 @@ function handle(req: IncomingMessage, res: ServerResponse, serving: Serving): vo
   if (path === '/admin/export' || path === '/admin/import') {
     authenticated(req, res, auth, (viewer) => {
       if (viewer.role !== 'admin' || viewer.accounts !== null) return refuse(res, 403, `${path} needs an admin token for every account`, 'FORBIDDEN');
-      const work = path === '/admin/export' ? exportOverHttp(req, res, config) : importOverHttp(req, res, store);
+      const work = path === '/admin/export' ? exportOverHttp(req, res, store) : importOverHttp(req, res, store);
       work.catch((err) => {
         logger.error({ err, requestId }, `${path} failed`);
         if (!res.headersSent) refuse(res, 500, `${path} failed`, 'INTERNAL_SERVER_ERROR');
@@ -291,13 +291,13 @@ function authenticated(req: IncomingMessage, res: ServerResponse, auth: Authenti
 const headerSafe = (text: string) => text.replace(/[^\x20-\x7e]|["\\]/g, '?');
 
 /** GET /admin/export: the log as NDJSON from one consistent point, while the server keeps serving. */
-async function exportOverHttp(req: IncomingMessage, res: ServerResponse, config: Config): Promise<void> {
+async function exportOverHttp(req: IncomingMessage, res: ServerResponse, store: LedgerStore): Promise<void> {
   if (req.method !== 'GET') return refuse(res, 405, 'use GET');
   const from = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('from') ?? 1);
   if (!Number.isSafeInteger(from) || from < 1) return refuse(res, 400, 'from must be a sequence ≥ 1', 'BAD_USER_INPUT');
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
   const gone = new Promise<void>((resolve) => res.once('close', resolve));
-  await exportLog(config.dataDir, async (line) => {
+  await exportLog(store, async (line) => {
     if (res.destroyed) throw new Error('the client left');
     if (!res.write(line)) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), gone]);
   });

@@ -4,10 +4,8 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { ImportedEvent } from './appendPipeline.ts';
-import { blockEntries, decodeEvent, decodeHead, pack, unpack, type StoredEventTuple } from './codec.ts';
-import { LOG_END, LOG_START, logKey, metaKey } from './keys.ts';
+import { blockEntries, decodeEvent, pack, unpack, type StoredEventTuple } from './codec.ts';
 import type { LedgerStore } from './ledgerStore.ts';
-import { Rocks } from './rocks.ts';
 
 /** One line of an export. */
 export interface ExportedEvent {
@@ -25,31 +23,24 @@ export interface ExportedEvent {
 }
 
 /**
- * Streams the log from `from` on, from one consistent point (a RocksDB snapshot), opening the store
- * read-only so that a running server keeps serving. Calls `write` with each line; returns the count.
- * `onHead` learns the head being exported before the first line (for a progress bar's total).
+ * Streams the log from `from` on, up to the head committed when it starts (blocks up to it never
+ * change, so the export is one consistent point while the store goes on taking writes). Calls `write`
+ * with each line; returns the count. `onHead` learns that head before the first line (a progress bar's total).
  */
-export async function exportLog(dir: string, write: (line: string) => void | Promise<void>, from = 1, onHead?: (head: number) => void): Promise<{ events: number; head: number }> {
-  const rocks = await Rocks.open(dir, { readOnly: true });
+export async function exportLog(store: LedgerStore, write: (line: string) => void | Promise<void>, from = 1, onHead?: (head: number) => void): Promise<{ events: number; head: number }> {
+  const head = store.head;
+  onHead?.(head);
   let events = 0;
-  let head = 0;
-  try {
-    // A read-only handle sees the store as it was when opened: this head is the last line's sequence.
-    const headBytes = await rocks.get(metaKey('head'));
-    onHead?.(headBytes ? decodeHead(headBytes).sequence : 0);
-    const first = await rocks.last(LOG_START, logKey(Math.max(from, 1)));
-    for await (const [, block] of rocks.range({ gte: first ? first[0] : logKey(from), lte: LOG_END })) {
-      for (const { bytes, hash } of blockEntries(block)) {
-        const [sequence, type, schemaVersion, id, timestamp, transactionId, data] = unpack(bytes) as StoredEventTuple;
-        head = sequence;
-        if (sequence < from) continue;
-        const line: ExportedEvent = { sequence, type, schemaVersion, id, timestamp, transactionId, data, hash: hash.toString('hex') };
-        await write(`${JSON.stringify(line)}\n`);
-        events++;
-      }
+  if (from > head) return { events, head };
+  for await (const { block } of store.readBlocks(from)) {
+    for (const { bytes, hash } of blockEntries(block)) {
+      const [sequence, type, schemaVersion, id, timestamp, transactionId, data] = unpack(bytes) as StoredEventTuple;
+      if (sequence > head) return { events, head };
+      if (sequence < from) continue;
+      const line: ExportedEvent = { sequence, type, schemaVersion, id, timestamp, transactionId, data, hash: hash.toString('hex') };
+      await write(`${JSON.stringify(line)}\n`);
+      events++;
     }
-  } finally {
-    await rocks.close();
   }
   return { events, head };
 }

@@ -1,82 +1,62 @@
-// The one file that touches the native RocksDB binding (`rocksdb`, the Level binding). Everything above
-// speaks Buffers and promises through this class.
+// The one file that touches the native RocksDB binding (`@nxtedition/rocksdb`, RocksDB 9.7; the README
+// says why this one). Everything above speaks Buffers and promises through this class.
 //
-// Why `rocksdb` and not `@nxtedition/rocksdb`: this binding runs writes and reads on the libuv thread
-// pool, so while one group-commit batch fsyncs the event loop keeps accepting commands and serving
-// reads ("reads never block on the writer"); the fork writes on the JS thread, so every fsync stalls
-// the whole server, and its `put(…, {sync})` does not even fsync.
+// Reads run on the main thread's handle: gets and iterator batches on the libuv thread pool, a seek on
+// the event loop. Writes run on the write thread (writeThread.ts), because this binding writes and
+// fsyncs on the thread that calls it.
 //
-// A failed write (a full disk: "IO error: No space left on device…") leaves this handle unsafe to write
-// to again, although RocksDB itself goes on accepting writes as soon as there is room: the failed WAL
-// record stays in RocksDB's WAL writer buffer (part of it may already be in the file), and the next
-// successful write flushes it out together with its own record. A restart then either stops replaying
-// the WAL at the torn record, losing every write acknowledged after the failure, or replays the failed
-// record under sequence numbers that later records reuse, so only part of the failed batch shows
-// (both seen on a full tmpfs, test/integration/diskFull.test.ts). This binding has no DB::Resume() or
-// FlushWAL(); closing the handle is the only way to drop that buffer. So the first failed write
-// suspends writes on the handle until reopen() has closed and opened it again: with one failed record
-// at most (writes go to RocksDB one at a time), reopening finds it either whole — the batch was stored
-// after all — or not at all.
+// A failed write (a full disk: "IO error: While appending to file: …: No space left on device") leaves
+// the handle refusing every later write, even once there is room again ("Seen error"), and the binding
+// has no DB::Resume(): only closing and opening the store makes it writable again. RocksDB drops the
+// failed record from its WAL writer, so a record that was not fully written never shows up later; one
+// written whole whose fsync failed is found by the reopen, and the writer then adopts it (the append
+// pipeline's recover()). Closing is left until there is room to open the store again — a writable open
+// writes a new MANIFEST, OPTIONS file and WAL, and this binding cannot open read-only — so while the
+// disk is full the old handle goes on serving reads.
+import { randomUUID } from 'node:crypto';
+import { open as openFile, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pack, writePacked } from './writeThread.ts';
 
 const require = createRequire(import.meta.url);
-const leveldown = require('rocksdb') as (location: string) => NativeDb;
-// Iterators use the binding's own functions (those its Iterator class wraps): that class hands each
-// entry over in its own process.nextTick callback, while the binding returns a whole batch (up to
-// 1,000 entries or 16 KiB) in one array. Same native iterator, snapshot and close() handling; a cold
-// start-up, which reads every projection row, took about half as long (`npm run bench -- engine:store`).
-const binding = require('rocksdb/binding') as NativeBinding;
+const binding = require('@nxtedition/rocksdb/binding') as NativeBinding;
 
+type NativeDb = { readonly __nativeDb: unique symbol };
 type NativeIterator = { readonly __nativeIterator: unique symbol };
+type Callback<T> = (err: (Error & { code?: string }) | null | undefined, value: T) => void;
+interface Rows {
+  /** key, value, key, value, … in iteration order */
+  rows: Buffer[];
+  finished: boolean;
+}
 interface NativeBinding {
-  iterator_init(db: unknown, options: object): NativeIterator;
-  /** A batch of entries laid out last entry first, value before key; `finished` when no more follow. */
-  iterator_next(it: NativeIterator, cb: (err: Error | null, entries: Buffer[], finished: boolean) => void): void;
-  iterator_end(it: NativeIterator, cb: (err?: Error) => void): void;
+  db_init(locationOrHandle: string | bigint): NativeDb;
+  db_open(db: NativeDb, options: object, cb: Callback<unknown>): unknown;
+  db_close(db: NativeDb, cb: (err?: Error | null) => void): void;
+  db_get_handle(db: NativeDb): bigint;
+  db_get_many(db: NativeDb, keys: Buffer[], options: object, cb: Callback<(Buffer | undefined | null)[]>): void;
+  db_clear(db: NativeDb, options: object): void;
+  db_get_property(db: NativeDb, property: string): string;
+  iterator_init(db: NativeDb, options: object): NativeIterator;
+  iterator_nextv(it: NativeIterator, count: number, cb: Callback<Rows>): void;
+  iterator_nextv_sync(it: NativeIterator, count: number): Rows;
+  iterator_close(it: NativeIterator): void;
 }
-interface NativeChainedBatch {
-  put(key: Buffer, value: Buffer): void;
-  del(key: Buffer): void;
-  write(options: object, cb: (err?: Error) => void): void;
-}
-interface NativeDb {
-  readonly context: unknown;
-  open(options: object, cb: (err?: Error) => void): void;
-  close(cb: (err?: Error) => void): void;
-  get(key: Buffer, options: object, cb: (err: Error | undefined, value?: Buffer) => void): void;
-  getMany(keys: Buffer[], options: object, cb: (err: Error | undefined, values?: (Buffer | undefined)[]) => void): void;
-  batch(): NativeChainedBatch;
-  clear(options: object, cb: (err?: Error) => void): void;
-  getProperty(property: string): string;
+
+/** An open native database: the main thread's context, and the address the write thread writes through. */
+interface Handle {
+  readonly db: NativeDb;
+  readonly address: bigint;
 }
 
 export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
-/** A native WriteBatch that already holds its ops (see Rocks.fill), not yet written. */
+/** A batch's ops already packed for the write thread (see Rocks.fill), not yet written. */
 export interface FilledBatch {
   readonly ops: readonly BatchOp[];
-  /** The handle it was filled on (null: not filled yet), and the filled batch. */
-  readonly db: NativeDb | null;
-  readonly native: NativeChainedBatch | null;
-}
-
-/**
- * A chained batch, not batch(array): the array form copies every op into a new object in JS and then
- * reads `type`, `key` and `value` back as named properties in C++, which cost 2-3x more of the event
- * loop per op than passing the Buffers as arguments (`npm run bench -- engine:append`). Both build one
- * native WriteBatch, written atomically. Nothing reaches RocksDB here: a failure leaves the handle as it was.
- */
-function fillNative(db: NativeDb, ops: readonly BatchOp[]): NativeChainedBatch {
-  const native = db.batch();
-  try {
-    for (const op of ops) {
-      if (op.type === 'put') native.put(op.key, op.value);
-      else native.del(op.key);
-    }
-  } catch (err) {
-    throw new StoreError('STORE_IO', `write failed: ${(err as Error).message}`, { cause: err });
-  }
-  return native;
+  /** Null when there is nothing to write. Moved to the write thread by the write: written once. */
+  readonly packed: Buffer | null;
 }
 
 export interface RangeOptions {
@@ -103,7 +83,7 @@ interface Cursor {
 
 export class StoreError extends Error {
   constructor(
-    readonly code: 'STORE_LOCKED' | 'STORE_NOT_OPEN' | 'STORE_IO' | 'STORE_CORRUPT' | 'STORE_FORMAT',
+    readonly code: 'STORE_LOCKED' | 'STORE_NOT_OPEN' | 'STORE_IO' | 'STORE_CORRUPT' | 'STORE_FORMAT' | 'STORE_MISSING',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -112,31 +92,37 @@ export class StoreError extends Error {
   }
 }
 
+/** Entries per iterator batch, and the bytes at which a batch stops early (log blocks are large values). */
+const ITERATOR_BATCH = 1_000;
+const ITERATOR_BATCH_BYTES = 16 << 10;
+/** What a reopen must be able to write before it closes the old handle (a MANIFEST, an OPTIONS file, a WAL page). */
+const ROOM_TO_REOPEN = 256 << 10;
+
 export class Rocks {
   private isOpen = false;
-  /** null only when a reopen could not open the store again, even read-only (reads then fail until one can). */
-  private db: NativeDb | null;
+  /** null only when a reopen closed the store and could not open it again (reads then fail until one can). */
+  private handle: Handle | null;
   /** The failed write (or failed reopen) that suspends writes until reopen() succeeds; see the top of this file. */
   private failure: StoreError | null = null;
   /** The last write or reopen queued, null when none is: they run one at a time. */
   private writeTail: Promise<void> | null = null;
   /** Set while reopen() swaps the handle: every new native call waits for it. */
   private swapping: Promise<void> | null = null;
-  /** Native calls whose callback has not run yet; reopen() waits until there are none. */
+  /** Native calls whose callback has not run yet; reopen() and close() wait until there are none. */
   private calls = 0;
   private idle: (() => void) | null = null;
   private readonly cursors = new Set<Cursor>();
 
   private constructor(
     readonly location: string,
-    db: NativeDb,
+    handle: Handle,
   ) {
-    this.db = db;
+    this.handle = handle;
   }
 
-  /** `readOnly` takes no lock, so another process may read (an export) while a server writes. */
-  static async open(location: string, options: { createIfMissing?: boolean; readOnly?: boolean } = {}): Promise<Rocks> {
-    const rocks = new Rocks(location, await openNative(location, options));
+  /** Opens (by default creating) the store; another process holding it open is STORE_LOCKED. */
+  static async open(location: string, options: { createIfMissing?: boolean } = {}): Promise<Rocks> {
+    const rocks = new Rocks(location, await openNative(location, options.createIfMissing ?? true));
     rocks.isOpen = true;
     return rocks;
   }
@@ -159,20 +145,11 @@ export class Rocks {
   }
 
   /**
-   * Copies ops into a native WriteBatch now (the binding copies every key and value), for
-   * writeFilled to write later. Filling is the event loop's part of a write, about a microsecond an
-   * op: the append pipeline fills the next batch while the previous one is still being written.
-   * Never throws: what cannot be filled now (no handle during a reopen, a bad op) is filled by
-   * writeFilled, and fails there.
+   * Packs ops for the write thread now, for writeFilled to write later: the event loop's part of a
+   * write, which the append pipeline does for the next batch while the previous one is being written.
    */
   fill(ops: readonly BatchOp[]): FilledBatch {
-    const db = this.isOpen && !this.swapping ? this.db : null;
-    if (!db || ops.length === 0) return { ops, db: null, native: null };
-    try {
-      return { ops, db, native: fillNative(db, ops) };
-    } catch {
-      return { ops, db: null, native: null };
-    }
+    return { ops, packed: ops.length === 0 ? null : pack(ops) };
   }
 
   /**
@@ -181,17 +158,14 @@ export class Rocks {
    */
   writeFilled(batch: FilledBatch, sync: boolean): Promise<void> {
     this.assertOpen();
-    if (batch.ops.length === 0) return Promise.resolve();
-    return this.serialized(() => this.writeNow(batch, sync));
+    if (!batch.packed) return Promise.resolve();
+    return this.serialized(() => this.writeNow(batch.packed!, sync));
   }
 
-  private writeNow(batch: FilledBatch, sync: boolean): Promise<void> {
+  private writeNow(packed: Buffer, sync: boolean): Promise<void> {
     if (this.failure) return Promise.reject(this.suspended());
-    return this.native((db, resolve, reject) => {
-      // A batch filled on a handle that a reopen has since closed belongs to that handle: fill it again.
-      const native = batch.db === db && batch.native ? batch.native : fillNative(db, batch.ops);
-      native.write({ sync }, (err) => {
-        if (!err) return resolve();
+    return this.native((handle, resolve, reject) => {
+      writePacked(handle.address, packed, sync).then(resolve, (err: Error) => {
         this.failure = new StoreError('STORE_IO', `write failed: ${err.message}`, { cause: err });
         reject(this.failure);
       });
@@ -199,11 +173,10 @@ export class Rocks {
   }
 
   /**
-   * Closes the native handle and opens it again, to drop what a failed write left behind (see the top
-   * of this file); resolves null when writes may go on, else with why not. Where the store cannot be
-   * opened for writing — RocksDB writes a new MANIFEST and OPTIONS file on open, so not on a full
-   * disk — it is opened read-only, which writes nothing, and writes stay suspended until a later
-   * reopen() succeeds.
+   * Closes the native handle and opens it again, to make a handle that refuses writes after a failed
+   * one writable (see the top of this file); resolves null when writes may go on, else with why not.
+   * While there is no room to open the store, the old handle stays open for reads and this resolves
+   * with the failure at once; a later reopen() tries again.
    *
    * Reads keep working: the swap waits for the native calls in flight, new ones wait for the swap
    * (a few milliseconds), and each range() still being read goes on from the entry after the last it
@@ -219,32 +192,31 @@ export class Rocks {
 
   private async swap(): Promise<StoreError | null> {
     if (!this.isOpen) return new StoreError('STORE_NOT_OPEN', `the store at ${this.location} is not open`);
+    if (this.handle && this.failure && !(await hasRoom(this.location))) return this.failure;
     let release!: () => void;
     this.swapping = new Promise<void>((resolve) => (release = resolve));
     try {
-      if (this.calls > 0) await new Promise<void>((resolve) => (this.idle = resolve));
-      this.idle = null;
+      await this.settled();
       // No native call is in flight, so every open iterator sits between two batches.
       const moved = [...this.cursors].filter((c) => c.it !== null);
-      await Promise.all(moved.map((c) => new Promise<void>((resolve) => binding.iterator_end(c.it!, () => resolve()))));
-      for (const c of moved) c.it = null;
-      if (this.db) {
-        const old = this.db;
-        this.db = null;
-        // Closing writes out the record a failed write left in RocksDB's WAL writer if there is room now
-        // (the reopened store then holds that batch, whole) and drops it if not (the error ignored here):
-        // consistent either way, with no record after it.
+      for (const c of moved) {
+        binding.iterator_close(c.it!);
+        c.it = null;
+      }
+      if (this.handle) {
+        const old = this.handle;
+        this.handle = null;
+        // After a failed write, closing reports that failure again ("Seen error"): the handle is closed all the same.
         await closeNative(old).catch(() => {});
       }
       try {
-        this.db = await openNative(this.location, { createIfMissing: false });
+        this.handle = await openNative(this.location, false);
         this.failure = null;
       } catch (err) {
         this.failure = err instanceof StoreError ? err : new StoreError('STORE_IO', String(err), { cause: err });
-        this.db = await openNative(this.location, { readOnly: true }).catch(() => null);
       }
-      if (this.db) {
-        for (const c of moved) if (this.cursors.has(c) && !c.done) c.it = this.iterator(this.db, resumeAfter(c));
+      if (this.handle) {
+        for (const c of moved) if (this.cursors.has(c) && !c.done) c.it = this.iterator(this.handle, resumeAfter(c));
       }
       return this.failure;
     } finally {
@@ -254,12 +226,7 @@ export class Rocks {
   }
 
   get(key: Buffer): Promise<Buffer | undefined> {
-    return this.native((db, resolve, reject) =>
-      db.get(key, { asBuffer: true, fillCache: true }, (err, value) => {
-        if (err) return /NotFound/i.test(err.message) ? resolve(undefined) : reject(new StoreError('STORE_IO', err.message, { cause: err }));
-        resolve(value);
-      }),
-    );
+    return this.getMany([key]).then((values) => values[0]);
   }
 
   getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
@@ -267,10 +234,13 @@ export class Rocks {
       this.assertOpen();
       return Promise.resolve([]);
     }
-    return this.native((db, resolve, reject) =>
-      db.getMany(keys, { asBuffer: true, fillCache: true }, (err, values) =>
-        err ? reject(new StoreError('STORE_IO', err.message, { cause: err })) : resolve(values!),
-      ),
+    return this.native((handle, resolve, reject) =>
+      binding.db_get_many(handle.db, keys, READ_OPTIONS, (err, values) => {
+        if (err) return reject(new StoreError('STORE_IO', err.message, { cause: err }));
+        // null would be a read aborted by a deadline, which these reads do not set
+        for (let i = 0; i < values.length; i++) if (values[i] === null) values[i] = undefined;
+        resolve(values as (Buffer | undefined)[]);
+      }),
     );
   }
 
@@ -284,82 +254,90 @@ export class Rocks {
     this.cursors.add(cursor);
     try {
       while (!cursor.done) {
-        const entries = await this.native<Buffer[]>((db, resolve, reject) => {
-          cursor.it ??= this.iterator(db, resumeAfter(cursor));
-          binding.iterator_next(cursor.it, (err, entries, finished) => {
+        const rows = await this.native<Buffer[]>((handle, resolve, reject) => {
+          cursor.it ??= this.iterator(handle, resumeAfter(cursor));
+          binding.iterator_nextv(cursor.it, ITERATOR_BATCH, (err, batch) => {
             if (err) return reject(new StoreError('STORE_IO', err.message, { cause: err }));
+            const { rows, finished } = batch;
             // Noted here, before anything else can run, for a reopen that follows at once.
-            if (entries.length > 0) cursor.after = entries[1];
-            cursor.fetched += entries.length / 2;
+            if (rows.length > 0) cursor.after = rows[rows.length - 2];
+            cursor.fetched += rows.length / 2;
             cursor.done = finished || (options.limit !== undefined && options.limit >= 0 && cursor.fetched >= options.limit);
-            resolve(entries);
+            resolve(rows);
           });
         });
-        for (let i = entries.length - 1; i > 0; i -= 2) yield [entries[i]!, entries[i - 1]!];
+        for (let i = 0; i < rows.length; i += 2) yield [rows[i]!, rows[i + 1]!];
       }
     } finally {
       this.cursors.delete(cursor);
-      if (cursor.it) endInBackground(cursor.it);
+      if (cursor.it) binding.iterator_close(cursor.it);
     }
   }
 
   /** The last entry at or below `lte` and at or above `gte` (one reverse seek), if any. */
   last(gte: Buffer, lte: Buffer): Promise<[Buffer, Buffer] | undefined> {
-    // One native call and one callback, not range(): this is every point-in-time read.
-    return this.native((db, resolve, reject) => {
-      const it = this.iterator(db, { gte, lte, reverse: true, limit: 1 });
-      binding.iterator_next(it, (err, entries) => {
-        endInBackground(it);
-        if (err) reject(new StoreError('STORE_IO', err.message, { cause: err }));
-        else resolve(entries.length >= 2 ? [entries[entries.length - 1]!, entries[entries.length - 2]!] : undefined);
-      });
+    // Every point-in-time read is one of these. The seek is done on this thread whatever we do (creating
+    // an iterator seeks), and it leaves the entry in memory: reading it here too saves a trip to the pool.
+    return this.native((handle, resolve) => {
+      const it = this.iterator(handle, { gte, lte, reverse: true, limit: 1 });
+      try {
+        const { rows } = binding.iterator_nextv_sync(it, 1);
+        resolve(rows.length >= 2 ? [rows[0]!, rows[1]!] : undefined);
+      } finally {
+        binding.iterator_close(it);
+      }
     });
   }
 
-  /** A native iterator, with the options abstract-leveldown's iterator() would have passed it. */
-  private iterator(db: NativeDb, options: RangeOptions): NativeIterator {
+  private iterator(handle: Handle, options: RangeOptions): NativeIterator {
     const native: Record<string, unknown> = {
       reverse: !!options.reverse,
       keys: true, // always: a cursor moved by reopen() goes on after the last key it fetched
       values: options.values !== false,
       limit: options.limit ?? -1,
-      keyAsBuffer: true,
-      valueAsBuffer: true,
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+      highWaterMarkBytes: ITERATOR_BATCH_BYTES,
+      fillCache: true,
     };
-    for (const bound of ['gt', 'gte', 'lt', 'lte'] as const) {
-      if (options[bound] !== undefined) native[bound] = Buffer.isBuffer(options[bound]) ? options[bound] : String(options[bound]);
-    }
-    return binding.iterator_init(db.context, native);
+    for (const bound of ['gt', 'gte', 'lt', 'lte'] as const) if (options[bound] !== undefined) native[bound] = options[bound];
+    return binding.iterator_init(handle.db, native);
   }
 
-  /** Deletes every key in [gte, lt). A write: queued with the others, and its failure suspends writes the same way. */
+  /** Deletes every key in [gte, lt) (one range tombstone), not synced: the rebuild that uses it syncs its last write. */
   clear(gte: Buffer, lt: Buffer): Promise<void> {
     this.assertOpen();
     return this.serialized(() => {
       if (this.failure) return Promise.reject(this.suspended());
-      return this.native((db, resolve, reject) =>
-        db.clear({ gte, lt }, (err) => {
-          if (!err) return resolve();
-          this.failure = new StoreError('STORE_IO', err.message, { cause: err });
-          reject(this.failure);
-        }),
-      );
+      return this.native((handle, resolve) => {
+        binding.db_clear(handle.db, { gte, lt });
+        resolve();
+      });
     });
   }
 
   property(name: string): string {
     this.assertOpen();
-    if (this.swapping || !this.db) throw this.unavailable();
-    return this.db.getProperty(name);
+    if (this.swapping || !this.handle) throw this.unavailable();
+    return binding.db_get_property(this.handle.db, name);
   }
 
   async close(): Promise<void> {
     if (!this.isOpen) return;
     this.isOpen = false;
     await this.writeTail; // a write or reopen under way finishes first
-    const db = this.db;
-    this.db = null;
-    if (db) await closeNative(db);
+    await this.settled(); // and so does every read: the native handle must outlive them
+    for (const c of this.cursors) {
+      if (c.it) binding.iterator_close(c.it);
+      c.it = null;
+      c.done = true;
+    }
+    const handle = this.handle;
+    this.handle = null;
+    if (handle) await closeNative(handle).catch((err: unknown) => {
+      // A handle whose write failed reports that failure again on close; it is closed all the same.
+      if (!this.failure) throw new StoreError('STORE_IO', `closing the store at ${this.location} failed: ${(err as Error).message}`, { cause: err });
+    });
   }
 
   /**
@@ -380,12 +358,18 @@ export class Rocks {
     return result;
   }
 
-  /** Starts a native call on the current handle, counted so that reopen() can wait for it. */
-  private native<T>(run: (db: NativeDb, resolve: (value: T) => void, reject: (err: unknown) => void) => void): Promise<T> {
+  /** Resolves once no native call is in flight. */
+  private async settled(): Promise<void> {
+    while (this.calls > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.idle = null;
+  }
+
+  /** Starts a native call on the current handle, counted so that reopen() and close() can wait for it. */
+  private native<T>(run: (handle: Handle, resolve: (value: T) => void, reject: (err: unknown) => void) => void): Promise<T> {
     if (this.swapping) return this.swapping.then(() => this.native(run));
     this.assertOpen();
-    const db = this.db;
-    if (!db) return Promise.reject(this.unavailable());
+    const handle = this.handle;
+    if (!handle) return Promise.reject(this.unavailable());
     this.calls++;
     return new Promise<T>((resolve, reject) => {
       const settled = () => {
@@ -393,7 +377,7 @@ export class Rocks {
       };
       try {
         run(
-          db,
+          handle,
           (value) => {
             resolve(value);
             settled();
@@ -404,7 +388,7 @@ export class Rocks {
           },
         );
       } catch (err) {
-        reject(err);
+        reject(err instanceof StoreError ? err : new StoreError('STORE_IO', (err as Error).message, { cause: err }));
         settled();
       }
     });
@@ -423,6 +407,8 @@ export class Rocks {
   }
 }
 
+const READ_OPTIONS = { fillCache: true, valueEncoding: 'buffer' };
+
 /** The rest of a cursor's range: after the last key it fetched, and what is left of its limit. */
 function resumeAfter(cursor: Cursor): RangeOptions {
   const { options, after, fetched } = cursor;
@@ -439,33 +425,48 @@ function resumeAfter(cursor: Cursor): RangeOptions {
   return rest;
 }
 
-function openNative(location: string, options: { createIfMissing?: boolean; readOnly?: boolean }): Promise<NativeDb> {
-  const db = leveldown(location);
-  return new Promise<NativeDb>((resolve, reject) =>
-    db.open(
-      {
-        createIfMissing: !options.readOnly && (options.createIfMissing ?? true),
-        readOnly: options.readOnly ?? false,
-        // Larger memtables and cache than the binding's 4 MiB / 8 MiB defaults: the log is written in
-        // big batches and point-in-time reads revisit recent history.
-        writeBufferSize: 64 << 20,
-        cacheSize: 64 << 20,
-      },
-      (err) => (err ? reject(translateOpenError(location, err)) : resolve(db)),
-    ),
-  );
+async function openNative(location: string, createIfMissing: boolean): Promise<Handle> {
+  const db = binding.db_init(location);
+  await new Promise<void>((resolve, reject) => {
+    const callback: Callback<unknown> = (err) => (err ? reject(translateOpenError(location, err)) : resolve());
+    try {
+      // db_open answers at once, without calling back, when this context is open already (never here).
+      binding.db_open(db, OPEN_OPTIONS(createIfMissing), callback);
+    } catch (err) {
+      reject(translateOpenError(location, err as Error));
+    }
+  });
+  return { db, address: binding.db_get_handle(db) };
 }
 
-function closeNative(db: NativeDb): Promise<void> {
-  return new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
+const OPEN_OPTIONS = (createIfMissing: boolean) => ({
+  createIfMissing,
+  // The log is written in big batches of small, mostly random keys, and read back block by block:
+  // compressing the WAL costs the write thread CPU for little (values are MessagePack already).
+  walCompression: false,
+  // A cache larger than the binding's 8 MiB default: point-in-time reads revisit recent history.
+  cacheSize: 64 << 20,
+});
+
+function closeNative(handle: Handle): Promise<void> {
+  return new Promise<void>((resolve, reject) => binding.db_close(handle.db, (err) => (err ? reject(err) : resolve())));
 }
 
-/**
- * Ends an iterator without waiting: the entries read are already ours, ending only frees its snapshot
- * on the thread pool, and the binding's close() ends any iterator still open and waits for every end.
- */
-function endInBackground(it: NativeIterator): void {
-  binding.iterator_end(it, () => {});
+/** Whether the store's disk has room for a reopen: a probe file written and fsynced there, then removed. */
+async function hasRoom(location: string): Promise<boolean> {
+  const probe = join(location, `room-probe-${randomUUID()}.tmp`);
+  let file;
+  try {
+    file = await openFile(probe, 'w');
+    await file.write(Buffer.alloc(ROOM_TO_REOPEN));
+    await file.datasync();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await file?.close().catch(() => {});
+    await unlink(probe).catch(() => {});
+  }
 }
 
 function translateOpenError(location: string, err: Error): StoreError {
@@ -475,6 +476,9 @@ function translateOpenError(location: string, err: Error): StoreError {
       `the store at ${location} is already open in another process (or this one); stop that process first`,
       { cause: err },
     );
+  }
+  if (/does not exist/i.test(err.message)) {
+    return new StoreError('STORE_MISSING', `there is no store at ${location}`, { cause: err });
   }
   return new StoreError('STORE_IO', `cannot open the store at ${location}: ${err.message}`, { cause: err });
 }

@@ -21,6 +21,8 @@ import {
 } from '../generated/graphql.ts';
 import { as, headOf } from '../support/api.ts';
 import { availableDisks, makeDisk, type DiskKind, type FullDisk } from '../support/fullDisk.ts';
+import { failNextDatasync } from '../support/strace.ts';
+import { tempDir } from '../support/tempStore.ts';
 import { startTServer, type TServer } from '../support/testServer.ts';
 
 const DISKS: DiskKind[] = await availableDisks();
@@ -90,8 +92,9 @@ describe.each(DISKS)('a full disk (%s)', (kind) => {
       expect(acked.map((a) => a.sequence)).toEqual(sequences(start + 1, head));
       const alice = 10_000 + 1_200 + acked.length;
 
-      // While the disk is full, every write is refused the same way. The first of these reopens the store
-      // (read-only: a writable open needs room for a new MANIFEST), with reads that need RocksDB in flight.
+      // While the disk is full, every write is refused the same way. The first of these tries to reopen the
+      // store, with reads that need RocksDB in flight: with no room to open it again (a writable open writes
+      // a new MANIFEST), the old handle stays open and serves them.
       const pastRead = { id: 'alice', atSequence: 2 };
       const [transfer, ...reads] = await Promise.all([
         server.request(TransferDocument, { input: { fromAccountId: 'alice', toAccountId: 'bob', amount: 5, transactionId: 'full-t' } }),
@@ -119,9 +122,8 @@ describe.each(DISKS)('a full disk (%s)', (kind) => {
       expect(await verify(store)).toEqual({ ok: true, head, events: head });
 
       await disk!.free();
-      // The client retries the failed command as it was told to. The store was reopened while the disk
-      // was still full, which dropped the failed record (rocks.ts): so the retry is stored now, right
-      // after the head, not replayed.
+      // The client retries the failed command as it was told to. RocksDB never stores a record whose
+      // write failed part-way (rocks.ts): so the retry is stored now, right after the head, not replayed.
       const retried = await retryWhileUnavailable(() => deposit(server, 'alice', 1, failed!.tx));
       expect(as(retried.data!.deposit, 'DepositSuccess')).toMatchObject({ sequence: head + 1, replayed: false });
       const after: number[] = [];
@@ -129,7 +131,7 @@ describe.each(DISKS)('a full disk (%s)', (kind) => {
       expect(after).toEqual(sequences(head + 2, head + 4));
       expect(await verify(store)).toEqual({ ok: true, head: head + 4, events: head + 4 });
 
-      // The read begun before it all went on across both reopens, from where it was, and saw the log as
+      // The read begun before it all went on across the reopen, from where it was, and saw the log as
       // it stood then: nothing skipped, nothing twice.
       const rest: number[] = [];
       for (let r = await reader.next(); !r.done; r = await reader.next()) rest.push(r.value.sequence);
@@ -155,18 +157,18 @@ describe.each(DISKS)('a full disk (%s)', (kind) => {
 });
 
 describe('a write that failed but was stored after all', () => {
-  let disk: FullDisk | undefined;
+  // The record reached the WAL file whole, but its fdatasync failed (EIO, injected by strace): RocksDB
+  // reports the write failed, and the reopen that the next write triggers finds the record and replays it.
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
   beforeAll(async () => {
-    // RLIMIT_FSIZE makes this exact: the failing append writes no byte at all, so RocksDB holds the
-    // whole record in its WAL writer, and flushes it when the store is closed with room again.
-    disk = await makeDisk('RLIMIT_FSIZE');
+    dir = await tempDir('evledger-eio-');
   });
   afterAll(async () => {
-    await disk?.dispose();
+    await dir?.remove();
   });
 
   it('is adopted when the store is reopened: the head moves on by it, the feed publishes it, and its retry gets the original result', async () => {
-    const server = await startTServer({ dataDir: disk!.dataDir });
+    const server = await startTServer({ dataDir: dir!.dir });
     let restarted: LedgerStore | undefined;
     try {
       const store = server.app.store;
@@ -175,12 +177,10 @@ describe('a write that failed but was stored after all', () => {
       const commits: Commit[] = [];
       store.onCommit((commit) => commits.push(commit));
 
-      await disk!.fill();
+      const strace = await failNextDatasync();
       expectStoreUnavailable(await deposit(server, 'alice', 10, 'lost-1'));
+      expect(await strace.stop()).toMatchObject({ injected: 1 });
       expect(store.head).toBe(head);
-      // Room again before anything else touches the store: the reopen that the next write triggers
-      // closes the old handle, RocksDB writes out the failed record, and the new handle replays it.
-      await disk!.free();
 
       const next = await deposit(server, 'alice', 1, 'next-1');
       expect(as(next.data!.deposit, 'DepositSuccess')).toMatchObject({ sequence: head + 2, replayed: false, account: { balance: 111, version: 3 } });
@@ -193,7 +193,7 @@ describe('a write that failed but was stored after all', () => {
       expect(await verify(store)).toEqual({ ok: true, head: head + 2, events: head + 2 });
 
       await server.app.stop();
-      restarted = await LedgerStore.open(disk!.dataDir);
+      restarted = await LedgerStore.open(dir!.dir);
       expect(restarted.head).toBe(head + 2);
       expect(restarted.state.account('alice')).toMatchObject({ balance: 111, version: 3 });
       expect(await verify(restarted)).toEqual({ ok: true, head: head + 2, events: head + 2 });

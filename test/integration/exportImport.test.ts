@@ -16,10 +16,19 @@ import { writeV1Store } from '../support/v1Fixture.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
-async function exported(dir: string): Promise<string[]> {
+async function exported(store: LedgerStore): Promise<string[]> {
   const lines: string[] = [];
-  await exportLog(dir, (line) => void lines.push(line));
+  await exportLog(store, (line) => void lines.push(line));
   return lines;
+}
+
+async function exportedFrom(dir: string): Promise<string[]> {
+  const store = await LedgerStore.open(dir);
+  try {
+    return await exported(store);
+  } finally {
+    await store.close();
+  }
 }
 
 /** A store whose log starts with v1 events (no currency on OPENED) and goes on with today's. */
@@ -53,8 +62,7 @@ describe('export and import', () => {
     const source = await dir();
     const original = await mixedStore(source);
     cleanups.unshift(() => original.close());
-    // The source is open (locked) in this process: export opens it read-only beside it.
-    const lines = await exported(source);
+    const lines = await exported(original);
     expect(lines).toHaveLength(original.head);
     expect(JSON.parse(lines[0]!)).toMatchObject({ sequence: 1, type: 'OPENED', schemaVersion: 1 });
     expect(JSON.parse(lines[0]!).data).not.toHaveProperty('currency'); // exported as stored, not upcast
@@ -71,14 +79,14 @@ describe('export and import', () => {
     expect([...copy.state.accounts()].sort((a, b) => a.id.localeCompare(b.id))).toEqual([...original.state.accounts()].sort((a, b) => a.id.localeCompare(b.id)));
     expect((await verify(copy)).ok).toBe(true);
     await copy.close();
-    expect(await exported(target)).toEqual(lines); // every event, id, time and hash identical
+    expect(await exportedFrom(target)).toEqual(lines); // every event, id, time and hash identical
   });
 
   it('refuses a tampered export at the first bad event and keeps what came before it whole', async () => {
     const source = await dir();
     const original = await mixedStore(source);
+    const lines = await exported(original);
     await original.close();
-    const lines = await exported(source);
     const at = 1_100 > lines.length ? lines.length - 5 : 1_100; // in the second import chunk
     const bad = JSON.parse(lines[at]!);
     bad.data.amount = (bad.data.amount ?? 0) + 1;
