@@ -68,7 +68,7 @@ interface Prepared {
   readonly draft: LedgerState;
   readonly rows: DerivedRows;
   readonly ops: BatchOp[] | null;
-  /** The ops already copied into a native WriteBatch (done while the batch before is written), or null. */
+  /** The ops already packed for the write thread (done while the batch before is written), or null. */
   filled: FilledBatch | null;
   /** The hash chain's head after this batch. */
   readonly hash: Buffer;
@@ -176,7 +176,7 @@ export class AppendPipeline {
         written.catch(() => {}); // handled below, once the next batch is decided
         if (batch.ops && this.queue.length > 0) {
           next = await this.prepare(this.takeBatch(), batch);
-          // Filling the native batch (~1 µs an op) now, while this one is written, not after it.
+          // Packing the next batch for the write thread now, while this one is written, not after it.
           if (next?.ops) next.filled = this.rocks.fill(next.ops);
         }
         try {
