@@ -1,10 +1,14 @@
 // The command line: `serve` (the default), `verify`, `replay`, and `schema` (print or check the SDL).
 import type { ReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from './server/app.ts';
 import { ConfigError, loadConfig } from './server/config.ts';
 import { ensureWebDemoBuilt } from './server/webDemoBuild.ts';
+import type { VerifyReport } from './projection/verify.ts';
+import type { LedgerStore } from './store/ledgerStore.ts';
 
 const SCHEMA_FILE = fileURLToPath(new URL('../schema/schema.graphql', import.meta.url));
 
@@ -13,8 +17,9 @@ const USAGE = `usage: evledger <command> [flags]
           [--max-body-bytes N] [--log-level L] [--rate-limit N] [--insecure]
           [--jwt-secret S | --jwt-public-key PEM_OR_FILE] [--jwt-issuer I] [--jwt-audience A]   (README: Configuration)
   verify  [--data DIR]          walk the whole store; exit 1 at the first inconsistency
+          (verify, replay and export read a store a running server holds through that server)
   replay  [--data DIR] --to N   print the ledger rebuilt by replaying the log to sequence N
-  export  [--data DIR] [--from N] > log.ndjson   stream the log as NDJSON (works while the server runs)
+  export  [--data DIR] [--from N] > log.ndjson   stream the log as NDJSON
   import  --data NEW_DIR [FILE]   rebuild an empty store from an export (stdin without FILE), checking the hash chain
   schema  [--check]             print the SDL to schema/schema.graphql, or fail if it is stale`;
 
@@ -75,38 +80,84 @@ function dataArgs(argv: string[]): string[] {
   return i < 0 ? [] : argv[i]!.includes('=') ? [argv[i]!] : [argv[i]!, argv[i + 1] ?? ''];
 }
 
-/** Opens the store with only --data, ignoring the server flags. */
-async function openStore(argv: string[]) {
-  const { LedgerStore } = await import('./store/ledgerStore.ts');
-  return LedgerStore.open(loadConfig(dataArgs(argv)).dataDir);
-}
+/** The --data folder of a command line, ignoring the server flags. */
+const dataDirOf = (argv: string[]) => loadConfig(dataArgs(argv)).dataDir;
 
-async function verifyStore(argv: string[]): Promise<number> {
-  const { verify } = await import('./projection/verify.ts');
-  const store = await openStore(argv);
+/**
+ * Opens the existing store at `dir` for a command that reads it, creating nothing; null when a running
+ * server holds it (RocksDB lets one process open a store): the command then asks that server, through
+ * the store's control socket.
+ */
+async function openExisting(dir: string): Promise<LedgerStore | null> {
+  const { LedgerStore } = await import('./store/ledgerStore.ts');
   try {
-    const started = Date.now();
-    const bar = await progress('verify', store.head);
-    const report = await verify(store, (s) => bar.update(s));
-    bar.stop();
-    const seconds = (Date.now() - started) / 1000;
-    if (report.ok) {
-      console.log(`ok: ${report.events} events, head ${report.head}, hash chain intact, indexes and projection agree (${seconds.toFixed(1)} s)`);
-      return 0;
-    }
-    console.error(`INCONSISTENT at sequence ${report.problem!.sequence}: ${report.problem!.message}`);
-    return 1;
-  } finally {
-    await store.close();
+    return await LedgerStore.open(dir, { existing: true });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'STORE_LOCKED') return null;
+    throw err;
   }
 }
 
+/** The lines of an NDJSON response, parsed. */
+async function* jsonLines(res: IncomingMessage): AsyncGenerator<Record<string, unknown>> {
+  for await (const line of createInterface({ input: res, crlfDelay: Infinity })) if (line) yield JSON.parse(line);
+}
+
+/** The server's answer, or its refusal as an error. */
+async function askOk(dir: string, path: string): Promise<IncomingMessage> {
+  const { askServer } = await import('./server/controlSocket.ts');
+  const res = await askServer(dir, path);
+  if (res.statusCode === 200) return res;
+  let body = '';
+  for await (const chunk of res) body += chunk;
+  throw new Error(`the server holding ${dir} refused: ${(JSON.parse(body) as { error?: string }).error ?? body}`);
+}
+
+async function verifyStore(argv: string[]): Promise<number> {
+  const dir = dataDirOf(argv);
+  const store = await openExisting(dir);
+  const started = Date.now();
+  let report: VerifyReport | undefined;
+  if (store) {
+    const { verify } = await import('./projection/verify.ts');
+    try {
+      const bar = await progress('verify', store.head);
+      report = await verify(store, (s) => bar.update(s));
+      bar.stop();
+    } finally {
+      await store.close();
+    }
+  } else {
+    const res = await askOk(dir, '/verify');
+    const bar = await progress('verify (by the running server)', Number(res.headers['x-evledger-head']));
+    for await (const line of jsonLines(res)) {
+      if (typeof line.progress === 'number') bar.update(line.progress);
+      else report = line.report as VerifyReport;
+    }
+    bar.stop();
+    if (!report) throw new Error('the server ended the verify without a report');
+  }
+  const seconds = (Date.now() - started) / 1000;
+  if (report.ok) {
+    console.log(`ok: ${report.events} events, head ${report.head}, hash chain intact, indexes and projection agree (${seconds.toFixed(1)} s)`);
+    return 0;
+  }
+  console.error(`INCONSISTENT at sequence ${report.problem!.sequence}: ${report.problem!.message}`);
+  return 1;
+}
+
 async function replayStore(argv: string[]): Promise<number> {
-  const { replay } = await import('./projection/replay.ts');
   const toIndex = argv.indexOf('--to');
   const to = Number(argv[toIndex + 1]);
   if (toIndex < 0 || !Number.isSafeInteger(to) || to < 0) throw new ConfigError('replay needs --to <sequence>');
-  const store = await openStore(argv.filter((_, i) => i !== toIndex && i !== toIndex + 1));
+  const dir = dataDirOf(argv.filter((_, i) => i !== toIndex && i !== toIndex + 1));
+  const store = await openExisting(dir);
+  if (!store) {
+    const res = await askOk(dir, `/replay?to=${to}`);
+    for await (const line of jsonLines(res)) console.log(JSON.stringify(line, null, 2));
+    return 0;
+  }
+  const { replay } = await import('./projection/replay.ts');
   try {
     const r = await replay(store, to);
     console.log(JSON.stringify({ fromSnapshot: r.fromSnapshot, eventsReplayed: r.eventsReplayed, ledger: r.state.summary() }, null, 2));
@@ -153,51 +204,66 @@ async function progress(label: string, total: number): Promise<Progress> {
 }
 
 async function exportStore(argv: string[]): Promise<number> {
-  const { exportLog } = await import('./store/exportImport.ts');
   const fromIndex = argv.indexOf('--from');
   const from = fromIndex < 0 ? 1 : Number(argv[fromIndex + 1]);
   if (!Number.isSafeInteger(from) || from < 1) throw new ConfigError('--from takes a sequence ≥ 1');
-  const store = await openStore(argv);
+  const dir = dataDirOf(argv);
+  const store = await openExisting(dir);
   const bar = await progress('export', 0);
-  let n = 0;
-  const { events, head } = await exportLog(
-    store,
-    (line) => {
-      bar.update(++n);
-      // Respect backpressure: a slow consumer (a pipe to gzip, a disk) must not make us buffer the log.
-      if (!process.stdout.write(line)) return new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
-    },
-    from,
-    (head) => bar.setTotal(Math.max(0, head - from + 1)),
-  ).finally(() => store.close());
+  let events = 0;
+  // Respect backpressure: a slow consumer (a pipe to gzip, a disk) must not make us buffer the log.
+  const write = (line: string) => {
+    bar.update(++events);
+    if (!process.stdout.write(line)) return new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+  };
+  let head: number;
+  if (store) {
+    const { exportLog } = await import('./store/exportImport.ts');
+    ({ head } = await exportLog(store, write, from, (h) => bar.setTotal(Math.max(0, h - from + 1))).finally(() => store.close()));
+  } else {
+    const res = await askOk(dir, `/export?from=${from}`);
+    head = Number(res.headers['x-evledger-head']);
+    bar.setTotal(Math.max(0, head - from + 1));
+    for await (const line of createInterface({ input: res, crlfDelay: Infinity })) if (line) await write(`${line}\n`);
+  }
   bar.stop();
-  console.error(`exported ${events} events (log head ${head})`);
+  console.error(`exported ${events} events (log head ${head}${store ? '' : ', read by the running server'})`);
   return 0;
 }
 
 async function importStore(argv: string[]): Promise<number> {
   const { createReadStream } = await import('node:fs');
-  const { stat } = await import('node:fs/promises');
+  const { rm, stat } = await import('node:fs/promises');
+  const { LedgerStore } = await import('./store/ledgerStore.ts');
   const { importLog } = await import('./store/exportImport.ts');
   const { verify } = await import('./projection/verify.ts');
   const data = dataArgs(argv);
   const file = argv.find((a) => !a.startsWith('--') && !data.includes(a));
-  const store = await openStore(argv);
+  const dir = dataDirOf(argv);
+  // Checked before anything is created: the input is there, and the target holds no events.
+  const size = file ? (await stat(file).catch(() => null))?.size : 0;
+  if (size === undefined) throw new ConfigError(`cannot read ${file}: no such file`);
+  const existed = await stat(dir).then(
+    () => true,
+    () => false,
+  );
+  const store = await LedgerStore.open(dir);
+  let ok = false;
   try {
+    if (store.head !== 0) throw new ConfigError(`import needs an empty store; the one at ${dir} is at sequence ${store.head}`);
     // From a file, progress is in bytes read of its size (the events it holds are not known up front).
     const input = file ? createReadStream(file) : process.stdin;
-    const bar = await progress('import', file ? (await stat(file)).size : 0);
-    const { events, head } = await importLog(store, input, (s) => bar.update(file ? (input as ReadStream).bytesRead : s, s));
-    bar.stop();
+    const bar = await progress('import', size);
+    const { events, head } = await importLog(store, input, (s) => bar.update(file ? (input as ReadStream).bytesRead : s, s)).finally(() => bar.stop());
     const report = await verify(store);
-    if (!report.ok) {
-      console.error(`imported ${events} events but verify failed at ${report.problem!.sequence}: ${report.problem!.message}`);
-      return 1;
-    }
+    if (!report.ok) throw new Error(`imported ${events} events but verify failed at ${report.problem!.sequence}: ${report.problem!.message}`);
     console.error(`imported ${events} events; head ${head}, hash ${store.headHash.toString('hex')}; verify ok`);
+    ok = true;
     return 0;
   } finally {
     await store.close();
+    // A failed import leaves nothing behind that it made: a store half-imported is no backup.
+    if (!ok && !existed) await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -223,7 +289,9 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exit(code);
   },
   (err) => {
-    console.error(err instanceof ConfigError || (err as { code?: string }).code?.startsWith('STORE_') ? `evledger: ${(err as Error).message}` : err);
+    // One line for the operator; the stack only on request (EVLEDGER_DEBUG=1).
+    console.error(`evledger: ${err instanceof Error ? err.message : String(err)}`);
+    if (process.env.EVLEDGER_DEBUG) console.error(err);
     process.exit(1);
   },
 );

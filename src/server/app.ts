@@ -28,6 +28,7 @@ import { checkExposure, type Config } from './config.ts';
 import { mutationRateLimit } from './rateLimit.ts';
 import { createLogger, requestIdFor, yogaLogging, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { listenControl } from './controlSocket.ts';
 import { serveWebDemo } from './webDemo.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -183,6 +184,7 @@ export function buildApp(config: Config, options: AppOptions = {}) {
       });
       const { port } = server.address() as AddressInfo;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      const control = await listenControl(store, config.dataDir, logger);
 
       let stopping: Promise<void> | null = null;
       return {
@@ -192,6 +194,7 @@ export function buildApp(config: Config, options: AppOptions = {}) {
         stop: () =>
           (stopping ??= (async () => {
             // Stop accepting, let in-flight requests finish, then flush the writer and close the store.
+            await control?.close();
             const closed = new Promise<void>((resolve) => server.close(() => resolve()));
             for (const ws of wss.clients) ws.close(GOING_AWAY, 'server shutting down');
             await wsServer.dispose();

@@ -1,7 +1,8 @@
 // The ledger store: opens RocksDB, loads the persisted projection (no replay, whatever the log's
 // length), runs the single-writer append pipeline, and answers the primitive reads that the
 // projection and API layers compose (blocks of the log, account history, checkpoints, time index).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { commandFor, type Command } from '../domain/commands.ts';
 import type { DomainError } from '../domain/errors.ts';
 import { accountIdsOf, type RecordedEvent } from '../domain/events.ts';
@@ -48,7 +49,10 @@ export { STORE_RETRY_AFTER_MS } from './appendPipeline.ts';
 /** The on-disk layout version (keys.ts); a store of another version is refused, not misread. */
 export const STORE_FORMAT = 1;
 
-export interface LedgerStoreOptions extends Partial<PipelineOptions> {}
+export interface LedgerStoreOptions extends Partial<PipelineOptions> {
+  /** Open only a store that exists (STORE_MISSING otherwise), creating nothing: for commands that read one. */
+  readonly existing?: boolean;
+}
 
 export const DEFAULT_STORE_OPTIONS: PipelineOptions = {
   durability: 'fsync',
@@ -93,17 +97,20 @@ export class LedgerStore {
   }
 
   static async open(dir: string, options: LedgerStoreOptions = {}): Promise<LedgerStore> {
-    await mkdir(dir, { recursive: true });
-    const rocks = await Rocks.open(dir);
+    const { existing = false, ...pipeline } = options;
+    // RocksDB creates the folder and its LOCK file before it finds out that there is no store in it.
+    if (existing && !(await stat(join(dir, 'CURRENT')).catch(() => null))) throw new StoreError('STORE_MISSING', `there is no store at ${dir}`);
+    if (!existing) await mkdir(dir, { recursive: true });
+    const rocks = await Rocks.open(dir, { createIfMissing: !existing });
     try {
-      await checkFormat(rocks);
+      await checkFormat(rocks, existing);
       const projection = await rocks.get(metaKey('projection'));
       if (!projection || projection.readUInt32BE(0) !== PROJECTION_FORMAT) await rebuildProjection(rocks);
       // Read after any rebuild, which rewrites the head: one cut short by a crash may have left it mid-log.
       const headBytes = await rocks.get(metaKey('head'));
       const head: Head = headBytes ? decodeHead(headBytes) : { sequence: sequence(0), hash: GENESIS_HASH, timestamp: 0 };
       const state = await loadProjection(rocks, head);
-      return new LedgerStore(rocks, state, head, { ...DEFAULT_STORE_OPTIONS, ...options });
+      return new LedgerStore(rocks, state, head, { ...DEFAULT_STORE_OPTIONS, ...pipeline });
     } catch (err) {
       await rocks.close();
       throw err;
@@ -252,8 +259,9 @@ export class LedgerStore {
   }
 }
 
-async function checkFormat(rocks: Rocks): Promise<void> {
+async function checkFormat(rocks: Rocks, existing: boolean): Promise<void> {
   const format = await rocks.get(metaKey('format'));
+  if (!format && existing) throw new StoreError('STORE_MISSING', `${rocks.location} holds a RocksDB database but no evledger store`);
   if (!format) {
     const buf = Buffer.alloc(4);
     buf.writeUInt32BE(STORE_FORMAT);
