@@ -1,20 +1,17 @@
 // Backup and restore: export → import gives the same log byte for byte (same head, balances and
 // hashes), through the writer's own decisions, and refuses an export that was tampered with.
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/domain/commands.ts';
 import { money } from '../../src/domain/types.ts';
 import { verify } from '../../src/projection/verify.ts';
 import { exportLog, importLog } from '../../src/store/exportImport.ts';
 import { LedgerStore } from '../../src/store/ledgerStore.ts';
+import { runCli } from '../support/cli.ts';
 import { tempDir } from '../support/tempStore.ts';
 import { writeV1Store } from '../support/v1Fixture.ts';
-
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
 async function exported(store: LedgerStore): Promise<string[]> {
   const lines: string[] = [];
@@ -113,24 +110,13 @@ describe('export and import', () => {
     const hash = original.headHash.toString('hex');
     await original.close();
     const file = join(await dir(), 'log.ndjson');
-    const run = (args: string[], stdout?: string) =>
-      new Promise<{ code: number | null; err: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        const out: Buffer[] = [];
-        let err = '';
-        child.stdout.on('data', (d: Buffer) => out.push(d));
-        child.stderr.on('data', (d: Buffer) => (err += d));
-        child.on('exit', async (code) => {
-          if (stdout) await writeFile(stdout, Buffer.concat(out));
-          resolve({ code, err });
-        });
-      });
-    const exportRun = await run(['export', '--data', source], file);
-    expect(exportRun.code, exportRun.err).toBe(0);
+    const exportRun = await runCli(['export', '--data', source]);
+    expect(exportRun.code, exportRun.stderr).toBe(0);
+    await writeFile(file, exportRun.stdout);
     expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(head);
     const target = await dir();
-    const importRun = await run(['import', '--data', target, file]);
-    expect(importRun.code, importRun.err).toBe(0);
-    expect(importRun.err).toContain(`head ${head}, hash ${hash}; verify ok`);
+    const importRun = await runCli(['import', '--data', target, file]);
+    expect(importRun.code, importRun.stderr).toBe(0);
+    expect(importRun.stderr).toContain(`head ${head}, hash ${hash}; verify ok`);
   });
 });
