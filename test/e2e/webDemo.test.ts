@@ -159,6 +159,152 @@ describe('web demo', () => {
     expect(await page.locator('#chart canvas').count()).toBeGreaterThan(0);
   });
 
+  browserIt('should select an account by clicking anywhere on its row, or from the keyboard', async () => {
+    const alice = page.locator('tr[data-account-id="alice"]');
+    expect(await alice.evaluate((row) => getComputedStyle(row).cursor), 'a row looks clickable').toBe('pointer');
+    await alice.locator('td.balance').click();
+    await page.waitForSelector('tr[data-account-id="alice"].selected', { timeout: 5_000 });
+    await page.getByRole('img', { name: /Balance of alice/ }).waitFor({ timeout: 5_000 });
+    expect(await page.locator('#deposit-accountId').inputValue(), 'the selection fills the forms').toBe('alice');
+
+    // The id is a button: Tab reaches it, Enter selects.
+    await page.locator('tr[data-account-id="bob"]').getByRole('button', { name: 'bob' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('tr[data-account-id="bob"].selected', { timeout: 5_000 });
+    expect(await alice.getAttribute('class')).not.toContain('selected');
+  });
+
+  browserIt('should chart only what existed at the viewed sequence, with a marker there', async () => {
+    // bob: opened 50.00 (2), +30.00 (4), +1.00 (5); the head is 5.
+    const chart = page.locator('#chart');
+    await page.waitForSelector('#chart[data-points="3"]', { timeout: 5_000 });
+    await page.getByLabel('Sequence', { exact: true }).fill('3');
+    await page.locator('#goto-sequence').getByRole('button', { name: 'Go' }).click();
+    await page.waitForSelector('#chart[data-marker="3"]', { timeout: 5_000 });
+    expect(await chart.getAttribute('data-shown-to'), 'nothing drawn after the viewed sequence').toBe('3');
+    expect(await chart.getAttribute('data-points'), 'only the events up to sequence 3').toBe('1');
+    expect(await chart.getAttribute('aria-label')).toContain('Balance of bob at sequence 3 over 1 event, from sequence 2 to 2: then €50.00');
+    expect(await page.locator('#chart-note').textContent()).toContain('up to sequence 3');
+    await page.screenshot({ path: join(OUTPUT, '6-chart-past.png'), fullPage: true });
+
+    // Before bob was opened there is nothing to draw, and the chart says why.
+    await page.getByLabel('Sequence', { exact: true }).fill('1');
+    await page.locator('#goto-sequence').getByRole('button', { name: 'Go' }).click();
+    await page.waitForSelector('#chart[data-points="0"]', { timeout: 5_000 });
+    expect(await chart.getAttribute('aria-label')).toContain('at sequence 1: the account did not exist yet');
+
+    await page.getByRole('button', { name: 'Back to live' }).click();
+    await page.waitForSelector('#chart[data-points="3"][data-shown-to="5"]:not([data-marker])', { timeout: 5_000 });
+    expect(await chart.getAttribute('aria-label')).toContain('now €81.00');
+  });
+
+  browserIt('should say so when a sequence or a time past the head is shown as live', async () => {
+    const note = page.locator('#timetravel-note');
+    const sequence = page.getByLabel('Sequence', { exact: true });
+    await sequence.fill('2');
+    await page.locator('#goto-sequence').getByRole('button', { name: 'Go' }).click();
+    await page.waitForSelector('body.viewing-past', { timeout: 5_000 });
+
+    await sequence.fill('900');
+    await page.locator('#goto-sequence').getByRole('button', { name: 'Go' }).click();
+    await note.filter({ hasText: 'Sequence 900 is past the head 5: showing live.' }).waitFor({ timeout: 5_000 });
+    await page.waitForSelector('body:not(.viewing-past)', { timeout: 5_000 });
+    await expectBalance('bob', 81_00);
+    expect(await sequence.inputValue(), 'the clamped input is not left behind').toBe('');
+    await page.screenshot({ path: join(OUTPUT, '7-clamped.png') });
+
+    await page.getByLabel('Time', { exact: true }).fill('2099-01-01T00:00:00');
+    await page.locator('#goto-time').getByRole('button', { name: 'Go' }).click();
+    await note.filter({ hasText: /^Jan 1, 2099, .* is past the head \(sequence 5, the last commit\): showing live\.$/ }).waitFor({ timeout: 5_000 });
+    expect(await page.locator('body').getAttribute('class')).not.toContain('viewing-past');
+
+    // The next move replaces the note.
+    await sequence.fill('2');
+    await page.locator('#goto-sequence').getByRole('button', { name: 'Go' }).click();
+    await page.waitForSelector('body.viewing-past', { timeout: 5_000 });
+    expect(await note.textContent()).toBe('');
+    await page.getByRole('button', { name: 'Back to live' }).click();
+    await page.waitForSelector('body:not(.viewing-past)', { timeout: 5_000 });
+  });
+
+  browserIt('should clear the typed sequence, the time and any error on return to live', async () => {
+    const sequence = page.getByLabel('Sequence', { exact: true });
+    const time = page.getByLabel('Time', { exact: true });
+    await sequence.fill('2');
+    await page.locator('#goto-sequence').getByRole('button', { name: 'Go' }).click();
+    await page.waitForSelector('body.viewing-past', { timeout: 5_000 });
+    await time.fill('2020-01-01T00:00:00');
+    await sequence.fill('-1');
+    await page.locator('#goto-sequence').getByRole('button', { name: 'Go' }).click();
+    await page.locator('#timetravel-error').filter({ hasText: 'Enter a sequence' }).waitFor({ timeout: 5_000 });
+    expect(await page.locator('body').getAttribute('class'), 'a bad input leaves the view where it was').toContain('viewing-past');
+
+    await page.getByRole('button', { name: 'Back to live' }).click();
+    await page.waitForSelector('body:not(.viewing-past)', { timeout: 5_000 });
+    expect(await sequence.inputValue()).toBe('');
+    expect(await time.inputValue()).toBe('');
+    expect(await page.locator('#timetravel-error').textContent()).toBe('');
+    expect(await page.locator('#view-status-text').textContent()).toContain('Live');
+  });
+
+  browserIt('should show the date of each event in the feed, not only its time', async () => {
+    const times = await page.locator('#feed li time').evaluateAll((elements) =>
+      elements.map((e) => ({ datetime: e.getAttribute('datetime')!, text: e.textContent ?? '' })),
+    );
+    expect(times.length).toBe(5);
+    for (const { datetime, text } of times) {
+      // The browser runs in en-US and UTC (see launchPersistentContext above).
+      const date = new Date(datetime).toLocaleDateString('en-US', { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
+      const clock = new Date(datetime).toLocaleTimeString('en-US', { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: 'UTC' });
+      expect(text).toBe(`${date} ${clock}`);
+    }
+  });
+
+  browserIt('should refuse a negative amount in words, sending nothing', async () => {
+    const mutations: string[] = [];
+    const watch = (r: import('playwright-core').Request) => {
+      if (r.method() === 'POST' && (r.postData() ?? '').includes('mutation')) mutations.push(r.postData()!);
+    };
+    page.on('request', watch);
+    try {
+      await page.getByRole('tab', { name: 'Deposit' }).click();
+      const panel = page.getByRole('tabpanel', { name: 'Deposit' });
+      await panel.getByLabel('Account', { exact: true }).fill('alice');
+      const amount = panel.getByLabel('Amount');
+      await amount.fill('-5');
+      await panel.getByRole('button', { name: 'Deposit' }).click();
+      await page.locator('#deposit-amount-error').filter({ hasText: 'The amount must be positive (more than zero)' }).waitFor({ timeout: 5_000 });
+      expect(await amount.getAttribute('aria-invalid')).toBe('true');
+      expect(await panel.getByRole('alert').textContent(), 'a field problem, not a refusal from the server').toBe('');
+
+      // The same in the open form, where zero is allowed but a negative balance is not.
+      await page.getByRole('tab', { name: 'Open' }).click();
+      const open = page.getByRole('tabpanel', { name: 'Open' });
+      await open.getByLabel('Account id').fill('mallory');
+      await open.getByLabel('Initial balance').fill('−1.00');
+      await open.getByRole('button', { name: 'Open account' }).click();
+      await page.locator('#open-initialBalance-error').filter({ hasText: 'The amount cannot be negative' }).waitFor({ timeout: 5_000 });
+    } finally {
+      page.off('request', watch);
+    }
+    expect(mutations, 'nothing was sent').toEqual([]);
+    expect(await page.locator('#head-sequence').textContent()).toBe('5');
+  });
+
+  browserIt('should fade a success message after a few seconds', async () => {
+    await page.getByRole('tab', { name: 'Deposit' }).click();
+    const panel = page.getByRole('tabpanel', { name: 'Deposit' });
+    await panel.getByLabel('Account', { exact: true }).fill('alice');
+    await panel.getByLabel('Amount').fill('1.00');
+    await panel.getByRole('button', { name: 'Deposit' }).click();
+    const status = panel.getByRole('status');
+    await status.filter({ hasText: 'Deposited €1.00 into alice' }).waitFor({ timeout: 5_000 });
+    await expectBalance('alice', 96_00);
+    // Shown for 5 s, then a 0.6 s fade; the wait allows for a slow, shared machine.
+    await page.waitForFunction(() => document.querySelector('#panel-deposit .form-ok')?.textContent === '', undefined, { timeout: 15_000 });
+    expect(await panel.getByLabel('Amount').getAttribute('aria-invalid'), 'the earlier field problem went with the new try').toBeNull();
+  });
+
   browserIt('should fit a phone-width screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(200);

@@ -1,5 +1,7 @@
 // The accounts table: one keyed row per account, updated in place so a changed balance flashes
-// instead of the whole table redrawing.
+// instead of the whole table redrawing. A click anywhere on a row selects its account; the id in the
+// first cell is a button, so the keyboard (Tab, Enter or Space) selects it too, and its click bubbles
+// up to the row like any other.
 import { flash, h } from './dom.ts';
 import { formatMoney } from './money.ts';
 
@@ -60,12 +62,17 @@ export class AccountsTable {
 
   private create(account: AccountRow): RowElements {
     const button = h('button', { type: 'button', class: 'account-link', 'aria-pressed': 'false' }, account.id);
-    button.addEventListener('click', () => this.onSelect(account.id));
     const currency = h('td', {}, account.currency);
     const balance = h('td', { class: 'num balance' });
     const status = h('span', { class: 'badge' });
     const version = h('td', { class: 'num version' });
-    const row = h('tr', { 'data-account-id': account.id }, h('th', { scope: 'row' }, button), currency, balance, h('td', {}, status), version);
+    const row = h('tr', { 'data-account-id': account.id, class: 'selectable' }, h('th', { scope: 'row' }, button), currency, balance, h('td', {}, status), version);
+    row.addEventListener('click', () => {
+      // Dragging across a row to copy a balance is not a request to select it.
+      const selection = getSelection();
+      if (selection && !selection.isCollapsed && row.contains(selection.anchorNode)) return;
+      this.onSelect(account.id);
+    });
     const elements: RowElements = { row, button, currency, balance, status, version, shown: account };
     this.fill(elements, account);
     return elements;

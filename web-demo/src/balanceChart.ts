@@ -1,7 +1,11 @@
 // The selected account's balance over the log (x: sequence, y: balance), drawn with uPlot as a step
 // line: a balance holds from one of its events to the next. Its history is read page by page while
-// live points keep arriving; those wait until the history has caught up. A dashed marker shows the
-// point being viewed while travelling in time.
+// live points keep arriving; those wait until the history has caught up. While travelling in time the
+// chart draws only what existed at the viewed sequence, ending in a dashed marker there: a point after
+// it would show a balance the page says did not exist yet.
+//
+// The container's data-shown-to, data-points and data-marker attributes say what the canvas holds, so a
+// browser test (and anyone inspecting the page) can check a drawing it cannot read.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { formatMoney, minorDigits, toMajor } from './money.ts';
@@ -99,17 +103,31 @@ export class BalanceChart {
     });
   }
 
+  /** How many of the points existed at the viewed sequence (all of them when live). */
+  private visibleCount(): number {
+    if (this.marker === null) return this.sequences.length;
+    let n = this.sequences.length;
+    while (n > 0 && this.sequences[n - 1]! > this.marker) n--;
+    return n;
+  }
+
   private draw(): void {
     this.describe();
     if (!this.plot) return;
-    const xs = [...this.sequences];
-    const ys = this.balances.map((b) => toMajor(b, this.currency));
-    // Carry the last balance to the head so the line reaches "now".
+    const n = this.visibleCount();
+    const xs = this.sequences.slice(0, n);
+    const ys = this.balances.slice(0, n).map((b) => toMajor(b, this.currency));
+    // Carry the last balance to the end of the view (the head, or the viewed sequence) so the line
+    // reaches it.
+    const end = this.marker ?? this.head;
     const lastX = xs[xs.length - 1];
-    if (lastX !== undefined && this.head > lastX) {
-      xs.push(this.head);
+    if (lastX !== undefined && end > lastX) {
+      xs.push(end);
       ys.push(ys[ys.length - 1]!);
     }
+    this.container.dataset.points = String(n);
+    this.container.dataset.shownTo = String(xs[xs.length - 1] ?? '');
+    delete this.container.dataset.marker; // the draw hook sets it again once the line is drawn
     this.plot.setData([xs, ys]);
     // Between hovers the legend reads the latest point rather than dashes.
     if (xs.length > 0 && (this.plot.cursor.left ?? -1) < 0) this.plot.setLegend({ idx: xs.length - 1 });
@@ -122,19 +140,25 @@ export class BalanceChart {
       this.note.textContent = 'Select an account above.';
       return;
     }
-    const n = this.balances.length;
-    const last = this.balances[n - 1];
-    const min = n ? Math.min(...this.balances) : 0;
-    const max = n ? Math.max(...this.balances) : 0;
+    const n = this.visibleCount();
+    const balances = this.balances.slice(0, n);
+    const last = balances[n - 1];
+    const min = n ? Math.min(...balances) : 0;
+    const max = n ? Math.max(...balances) : 0;
     const money = (minor: number) => formatMoney(minor, this.currency);
-    const summary =
-      n === 0 || this.loading
-        ? `Balance of ${this.accountId}: loading its history…`
-        : `Balance of ${this.accountId} over ${n} ${n === 1 ? 'event' : 'events'}, from sequence ${this.sequences[0]} to ${this.sequences[n - 1]}: ` +
-          `now ${money(last!)}, lowest ${money(min)}, highest ${money(max)}.`;
+    const events = `${n} ${n === 1 ? 'event' : 'events'}`;
+    const at = this.marker === null ? '' : ` at sequence ${this.marker}`;
+    const summary = this.loading
+      ? `Balance of ${this.accountId}: loading its history…`
+      : n === 0
+        ? this.marker === null
+          ? `Balance of ${this.accountId}: no events yet.`
+          : `Balance of ${this.accountId}${at}: the account did not exist yet.`
+        : `Balance of ${this.accountId}${at} over ${events}, from sequence ${this.sequences[0]} to ${this.sequences[n - 1]}: ` +
+          `${this.marker === null ? 'now' : 'then'} ${money(last!)}, lowest ${money(min)}, highest ${money(max)}.`;
     this.container.setAttribute('aria-label', summary);
     this.caption.textContent = summary;
-    this.note.textContent = `${this.accountId} · ${this.currency} · ${n} ${n === 1 ? 'event' : 'events'}`;
+    this.note.textContent = `${this.accountId} · ${this.currency} · ${events}${at ? ` up to sequence ${this.marker}` : ''}`;
   }
 
   private width(): number {
@@ -180,17 +204,27 @@ export class BalanceChart {
           (u) => {
             if (this.marker === null) return;
             const x = u.valToPos(this.marker, 'x', true);
-            if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
+            // With no point at or before the marker the x scale has no range to place it in.
+            if (!Number.isFinite(x) || x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
             const ctx = u.ctx;
+            const px = devicePixelRatio;
             ctx.save();
             ctx.strokeStyle = past;
-            ctx.lineWidth = 2 * devicePixelRatio;
-            ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+            ctx.lineWidth = 2 * px;
+            ctx.setLineDash([6 * px, 4 * px]);
             ctx.beginPath();
             ctx.moveTo(x, u.bbox.top);
             ctx.lineTo(x, u.bbox.top + u.bbox.height);
             ctx.stroke();
+            // The label sits left of the line: the line is the right edge of what is drawn.
+            ctx.setLineDash([]);
+            ctx.fillStyle = past;
+            ctx.font = `600 ${12 * px}px system-ui, sans-serif`;
+            ctx.textAlign = 'right';
+            ctx.textBaseline = 'top';
+            ctx.fillText(`#${this.marker}`, x - 5 * px, u.bbox.top + 4 * px);
             ctx.restore();
+            this.container.dataset.marker = String(this.marker);
           },
         ],
       },

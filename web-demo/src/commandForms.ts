@@ -1,5 +1,7 @@
 // Forms for the five commands, as tabs. Each sends its mutation and shows the outcome beside the
-// form: what happened on success, or the domain error in words (with its code) on refusal.
+// form: what happened on success, or the domain error in words (with its code) on refusal. A success
+// fades after a few seconds (the balances and the feed keep the record); a refusal stays until the next
+// try, since it asks the reader to do something.
 import { h } from './dom.ts';
 import {
   CloseAccountDocument,
@@ -165,6 +167,9 @@ const COMMANDS: CommandSpec[] = [
   },
 ];
 
+const SUCCESS_SHOWN_MS = 5_000; // 5 seconds before a success message starts to fade
+const SUCCESS_FADE_MS = 600; // matches the opacity transition of .form-ok.fading in styles.css
+
 const newTransactionId = () => `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
 export interface CommandForms {
@@ -250,8 +255,24 @@ export function mountCommandForms(tabList: HTMLElement, panels: HTMLElement, ctx
     const alert = h('div', { class: 'form-refusal', role: 'alert' });
     form.append(grid, h('div', { class: 'form-actions' }, submit), h('div', { class: 'form-feedback' }, status, alert));
 
-    const clear = () => {
+    // Timers, not transitionend: with reduced motion there is no transition to end.
+    let fadeTimers: ReturnType<typeof setTimeout>[] = [];
+    const clearSuccess = () => {
+      fadeTimers.forEach(clearTimeout);
+      fadeTimers = [];
+      status.classList.remove('fading');
       status.textContent = '';
+    };
+    const showSuccess = (message: string) => {
+      clearSuccess();
+      status.textContent = message;
+      fadeTimers = [
+        setTimeout(() => status.classList.add('fading'), SUCCESS_SHOWN_MS),
+        setTimeout(clearSuccess, SUCCESS_SHOWN_MS + SUCCESS_FADE_MS),
+      ];
+    };
+    const clear = () => {
+      clearSuccess();
       alert.replaceChildren();
       form.classList.remove('has-refusal');
       for (const [name, error] of fieldErrors) {
@@ -279,7 +300,7 @@ export function mountCommandForms(tabList: HTMLElement, panels: HTMLElement, ctx
       try {
         const outcome = await spec.run(values, ctx);
         if ('ok' in outcome) {
-          status.textContent = outcome.ok;
+          showSuccess(outcome.ok);
           const tx = inputs.get('transactionId');
           if (tx) tx.value = newTransactionId();
           const amount = inputs.get('amount');

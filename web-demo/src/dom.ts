@@ -29,6 +29,11 @@ export function flash(element: Element, className = 'flash'): void {
   element.classList.add(className);
 }
 
+/** The calendar date of an instant, e.g. "Nov 26, 2026". */
+export function formatDate(iso: string): string {
+  return new Date(iso).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+}
+
 export function formatTime(iso: string, withDate = false): string {
   const date = new Date(iso);
   return withDate

@@ -1,6 +1,8 @@
 // The event feed, newest first. Items are added as events arrive (a role="log" live region) and the
 // list keeps the latest few dozen; when the page views the past, events after that point are dimmed.
-import { formatTime, h } from './dom.ts';
+// Each shows its date as well as its time: a log read days later (or across midnight) is otherwise
+// ambiguous.
+import { formatDate, formatTime, h } from './dom.ts';
 import type { FeedEventFragment } from './generated/graphql.ts';
 import { formatMoney } from './money.ts';
 
@@ -80,7 +82,13 @@ export class EventFeed {
       h('span', { class: 'event-kind' }, kind),
       h('span', { class: 'event-what' }, ...what),
       h('span', { class: 'event-amount' }, amount),
-      h('time', { class: 'event-time', datetime: event.timestamp }, formatTime(event.timestamp)),
+      h(
+        'time',
+        { class: 'event-time', datetime: event.timestamp },
+        h('span', { class: 'event-date' }, formatDate(event.timestamp)),
+        ' ',
+        h('span', { class: 'event-clock' }, formatTime(event.timestamp)),
+      ),
     );
     this.mark(li);
     return li;

@@ -77,6 +77,7 @@ const timeTravel = new TimeTravel(
     statusText: byId('view-status-text'),
     backToLive: byId<HTMLButtonElement>('back-to-live'),
     error: byId('timetravel-error'),
+    note: byId('timetravel-note'),
   },
   {
     view: (sequence) => void viewPast(sequence),

@@ -59,6 +59,11 @@ export type ParsedAmount = { ok: true; minor: number } | { ok: false; problem: s
 /** "1,234.5" EUR → 123450. Refuses more decimals than the currency has, signs, exponents and zero. */
 export function parseAmount(text: string, currency: string, options: { allowZero?: boolean } = {}): ParsedAmount {
   const cleaned = text.trim().replace(/[,_\s]/g, '');
+  // A minus (ASCII or U+2212, as the feed prints it) before a number: say what is wrong with it, since
+  // "enter an amount such as 12.50" would leave the reader guessing. The direction is the command's.
+  if (/^[-\u2212]\d*\.?\d+$|^[-\u2212]\d+\.?$/.test(cleaned)) {
+    return { ok: false, problem: options.allowZero ? 'The amount cannot be negative' : 'The amount must be positive (more than zero)' };
+  }
   const match = /^(\d+)(?:\.(\d*))?$/.exec(cleaned);
   if (!match) return { ok: false, problem: 'Enter an amount such as 12.50' };
   const digits = minorDigits(currency);

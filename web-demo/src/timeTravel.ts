@@ -1,6 +1,7 @@
 // Time travel controls: a slider over 0..head, a typed sequence, a typed time. Moving away from the
 // head asks for the past (the page reads it with atSequence); reaching the head again, or "Back to
-// live", returns to the live view.
+// live", returns to the live view. A typed sequence or time past the head cannot be read as the past:
+// the page shows live and says so, rather than silently ignoring what was typed.
 import { formatTime } from './dom.ts';
 
 export interface TimeTravelElements {
@@ -13,6 +14,8 @@ export interface TimeTravelElements {
   statusText: HTMLElement;
   backToLive: HTMLButtonElement;
   error: HTMLElement;
+  /** Says why the page went live instead of to what was asked (a sequence or time past the head). */
+  note: HTMLElement;
 }
 
 export interface TimeTravelHandlers {
@@ -36,6 +39,7 @@ export class TimeTravel {
   ) {
     el.slider.addEventListener('input', () => {
       clearTimeout(this.timer);
+      this.el.timeInput.value = ''; // no longer what is shown
       const value = Number(el.slider.value);
       this.describeSlider(value);
       this.timer = setTimeout(() => this.go(value), SLIDER_SETTLE_MS);
@@ -45,22 +49,26 @@ export class TimeTravel {
       const text = el.sequenceInput.value.trim();
       const n = Number(text);
       if (!text || !Number.isSafeInteger(n) || n < 0) return this.showError('Enter a sequence: a whole number, 0 or more.');
-      this.go(Math.min(n, this.head));
+      el.timeInput.value = '';
+      if (n > this.head) return this.clampToLive(`Sequence ${n} is past the head ${this.head}: showing live.`);
+      this.go(n);
     });
     el.timeForm.addEventListener('submit', async (event) => {
       event.preventDefault();
       const date = new Date(el.timeInput.value);
       if (!el.timeInput.value || Number.isNaN(date.getTime())) return this.showError('Enter a date and time.');
       try {
-        this.go(await on.sequenceAt(date.toISOString()));
+        const sequence = await on.sequenceAt(date.toISOString());
+        // Nothing committed after that instant: the ledger then is the ledger now.
+        if (sequence >= this.head && this.head > 0) {
+          return this.clampToLive(`${formatTime(date.toISOString(), true)} is past the head (sequence ${this.head}, the last commit): showing live.`);
+        }
+        this.go(sequence);
       } catch (err) {
         this.showError((err as Error).message);
       }
     });
-    el.backToLive.addEventListener('click', () => {
-      this.showError('');
-      on.live();
-    });
+    el.backToLive.addEventListener('click', () => on.live());
   }
 
   setHead(head: number): void {
@@ -82,8 +90,14 @@ export class TimeTravel {
       this.el.slider.value = String(this.head);
       this.describeSlider(this.head);
       this.el.statusText.textContent = 'Live: the ledger as it is now, updating as events commit.';
+      // What was typed to reach the past, and any complaint about it, no longer describes the page.
+      this.el.sequenceInput.value = '';
+      this.el.timeInput.value = '';
+      this.showError('');
+      this.el.note.textContent = '';
       return;
     }
+    this.el.note.textContent = '';
     this.viewingTime = timestamp;
     this.el.slider.value = String(sequence);
     this.describeSlider(sequence);
@@ -103,8 +117,15 @@ export class TimeTravel {
 
   private go(sequence: number): void {
     this.showError('');
+    this.el.note.textContent = '';
     if (sequence >= this.head) this.on.live();
     else this.on.view(sequence);
+  }
+
+  /** Goes live (which clears the inputs), then says why. */
+  private clampToLive(note: string): void {
+    this.go(this.head);
+    this.el.note.textContent = note;
   }
 
   private describeSlider(value: number): void {
