@@ -48,18 +48,25 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** A second SIGINT/SIGTERM within this long of the first is the same one delivered twice, not "exit now". */
+const REPEATED_SIGNAL_GRACE_MS = 1_000; // 1 second
+
 async function serve(argv: string[]): Promise<number> {
   const config = loadConfig(argv);
   // The API does not need the page: if the build fails, say so and serve without it.
   await ensureWebDemoBuilt().catch((err) => console.error(`evledger: could not build the web demo (${(err as Error).message}); / shows a placeholder`));
   const app = await buildApp(config).start();
   console.log(`evledger serving ${app.url}/graphql (GraphiQL), ${app.url}/ (demo), store ${config.dataDir} at head ${app.store.head}`);
-  let signals = 0;
+  let firstSignalAt: number | null = null;
   const shutdown = (signal: string) => {
-    if (++signals > 1) {
+    if (firstSignalAt !== null) {
+      // Ctrl-C under `npm start` arrives twice at once: from the terminal (to the whole process group)
+      // and forwarded by npm. Only a repeat the operator sends on purpose cuts the shutdown short.
+      if (Date.now() - firstSignalAt < REPEATED_SIGNAL_GRACE_MS) return;
       console.error(`${signal} again: exiting now`);
       process.exit(130);
     }
+    firstSignalAt = Date.now();
     console.log(`${signal}: finishing in-flight commands and closing the store…`);
     app.stop().then(
       () => process.exit(0),

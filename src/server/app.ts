@@ -1,5 +1,5 @@
 // The app: one node:http server carrying yoga (GraphQL over HTTP and SSE) and graphql-ws on /graphql,
-// /healthz, /metrics (Prometheus), and the web demo on /. `buildApp(config)` is how both `npm start` and the tests assemble it.
+// /healthz (liveness), /readyz (readiness), /metrics (Prometheus), and the web demo on /. `buildApp(config)` is how both `npm start` and the tests assemble it.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
@@ -21,7 +21,7 @@ import { sharedSubscribe } from '../graphql/sharedSubscriptions.ts';
 import { LiveHub } from '../live/liveHub.ts';
 import { PointInTime } from '../projection/pointInTime.ts';
 import { Snapshotter } from '../projection/snapshots.ts';
-import { LedgerStore } from '../store/ledgerStore.ts';
+import { LedgerStore, STORE_RETRY_AFTER_MS } from '../store/ledgerStore.ts';
 import { exportLog, importLog } from '../store/exportImport.ts';
 import { AuthError, authorizationOf, createAuthenticator, type Authenticator } from './auth.ts';
 import { checkExposure, type Config } from './config.ts';
@@ -166,7 +166,8 @@ export function buildApp(config: Config, options: AppOptions = {}) {
         ],
       });
 
-      const server = createServer((req, res) => handle(req, res, { yoga, store, config, metrics, logger, auth }));
+      const lifecycle = { stopping: false };
+      const server = createServer((req, res) => handle(req, res, { yoga, store, config, metrics, logger, auth, lifecycle }));
       const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
       const wsServer = attachGraphqlWs(wss, yoga, auth);
       server.on('upgrade', (req, socket, head) => {
@@ -194,6 +195,7 @@ export function buildApp(config: Config, options: AppOptions = {}) {
         stop: () =>
           (stopping ??= (async () => {
             // Stop accepting, let in-flight requests finish, then flush the writer and close the store.
+            lifecycle.stopping = true; // /readyz says so at once, on connections still open
             await control?.close();
             const closed = new Promise<void>((resolve) => server.close(() => resolve()));
             for (const ws of wss.clients) ws.close(GOING_AWAY, 'server shutting down');
@@ -219,6 +221,21 @@ interface Serving {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly auth: Authenticator;
+  readonly lifecycle: { readonly stopping: boolean };
+}
+
+/** Why this node should not be sent traffic now, or null when it is ready (the store open and the writer taking commands). */
+function notReady(store: LedgerStore, lifecycle: Serving['lifecycle']): string | null {
+  if (lifecycle.stopping) return 'shutting down';
+  if (!store.rocks.open) return 'the store is closed';
+  if (store.acceptingWrites) return null;
+  if (store.rocks.needsReopen) {
+    // A balancer that takes this node out of rotation sends no commands, and a command is what
+    // would retry the reopen: the probe does it instead (paced by the store).
+    store.retryRecovery();
+    return 'writes are suspended after a failed write (disk full or I/O error) until the store can be reopened';
+  }
+  return 'the writer is closing';
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, serving: Serving): void {
@@ -245,6 +262,16 @@ function handle(req: IncomingMessage, res: ServerResponse, serving: Serving): vo
     const ok = store.rocks.open;
     res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ status: ok ? 'ok' : 'closed', head: store.head }));
+    return;
+  }
+  if (path === '/readyz') {
+    // Liveness is /healthz (the process serves, reads work); readiness also needs the writer, since
+    // a node that refuses every command should get no traffic while another can take it.
+    const reason = notReady(store, serving.lifecycle);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+    if (reason) headers['retry-after'] = String(Math.ceil(STORE_RETRY_AFTER_MS / 1000));
+    res.writeHead(reason ? 503 : 200, headers);
+    res.end(JSON.stringify(reason ? { status: 'not ready', reason, head: store.head } : { status: 'ready', head: store.head }));
     return;
   }
   if (path === GRAPHQL_PATH) {

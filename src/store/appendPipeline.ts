@@ -142,10 +142,32 @@ export class AppendPipeline {
     });
   }
 
+  /** Whether new commands are taken and can be written: not closing, and no failed write awaiting a reopen. */
+  get accepting(): boolean {
+    return !this.closed && !this.mustRecover && !this.rocks.needsReopen;
+  }
+
+  /**
+   * After a failed write, tries the reopen now instead of on the next command (at most once every
+   * STORE_RETRY_AFTER_MS, as recover() paces itself). A node that its readiness probe takes out of
+   * rotation gets no commands, so without this it would never become ready again once there is room.
+   */
+  retryRecovery(): void {
+    if (this.closed || this.writing || !(this.mustRecover || this.rocks.needsReopen)) return;
+    this.writing = this.recover()
+      .then(() => {})
+      .finally(() => {
+        this.writing = null;
+        // Commands that came while the reopen ran queued behind it without starting the writer.
+        if (this.queue.length > 0) this.writing = this.drain();
+      });
+  }
+
   /** Stops taking commands and waits until everything queued is committed. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.writing;
+    // A retryRecovery() in flight hands over to drain() for what queued behind it: wait for both.
+    while (this.writing) await this.writing;
   }
 
   /**

@@ -129,6 +129,16 @@ export class LedgerStore {
     return this.pipeline.queueDepth;
   }
 
+  /** Whether the writer takes commands now: the store is open, not closing, and not suspended by a failed write. */
+  get acceptingWrites(): boolean {
+    return this.rocks.open && this.pipeline.accepting;
+  }
+
+  /** After a failed write, tries to make the store writable again now rather than on the next command. */
+  retryRecovery(): void {
+    if (this.rocks.open) this.pipeline.retryRecovery();
+  }
+
   /** Runs commands through the writer; resolves once their batch is durable. One result per command. */
   async execute(commands: readonly Command[], options: { atomic?: boolean } = {}): Promise<CommandResult[]> {
     for (const command of commands) {
