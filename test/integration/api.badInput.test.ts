@@ -145,6 +145,23 @@ const CASES: Case[] = [
   { name: 'account atTime month 13', run: () => send(AccountDocument, { id: ACCOUNT, atTime: '2026-13-45T10:00:00Z' }), message: /DateTime must be an ISO 8601 string/ },
   { name: 'ledger atTime as a number', run: () => send(LedgerDocument, { atTime: 1_700_000_000_000 }), message: /DateTime must be an ISO 8601 string/ },
 
+  // A point of the log: atSequence or atTime, never both (they may name two different points).
+  {
+    name: 'ledger with atSequence and atTime',
+    run: () => send(LedgerDocument, { atSequence: 1, atTime: '2026-01-01T00:00:00Z' }),
+    message: /^give atSequence or atTime, not both: they may name different points of the log$/,
+  },
+  {
+    name: 'account with atSequence and atTime',
+    run: () => send(AccountDocument, { id: ACCOUNT, atSequence: 1, atTime: new Date().toISOString() }),
+    message: /^give atSequence or atTime, not both/,
+  },
+  {
+    name: 'account with atSequence 0 and atTime (literal)',
+    run: () => sendRaw(JSON.stringify({ query: `{ account(id: "${ACCOUNT}", atSequence: 0, atTime: "2020-01-01T00:00:00Z") { balance } }` })),
+    message: /^give atSequence or atTime, not both/,
+  },
+
   // submitCommands: 1..1000 commands, each well-formed; one bad command refuses the whole list.
   { name: 'submitCommands with 0 commands', run: () => send(SubmitCommandsDocument, { input: { commands: [] } }), message: /commands must hold 1 to 1000 commands, got 0/ },
   {
