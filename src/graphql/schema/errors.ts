@@ -154,7 +154,8 @@ builder.objectType(AbortedError, {
   description: 'In an atomic submitCommands, this command was not applied because another one failed.',
   interfaces: [DomainErrorInterface],
   fields: (t) => ({
-    failedIndex: t.int({ resolve: (e) => field<'ABORTED'>(e).failedIndex }),
+    failedIndex: t.int({ description: 'The failed command’s position in the list, counted from 0.', resolve: (e) => field<'ABORTED'>(e).failedIndex }),
+    commandCount: t.int({ description: 'How many commands the list held.', resolve: (e) => field<'ABORTED'>(e).commandCount }),
     reason: t.field({ type: ErrorCodeEnum, resolve: (e) => field<'ABORTED'>(e).reason }),
   }),
 });
