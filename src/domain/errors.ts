@@ -14,8 +14,11 @@ export type DomainError =
   | { code: 'BALANCE_NOT_ZERO'; accountId: AccountId; balance: Money }
   | { code: 'BALANCE_LIMIT_EXCEEDED'; accountId: AccountId; currency: string }
   | { code: 'OVERLOADED'; retryAfterMs: number }
-  /** A command of an atomic list that was fine on its own but not applied because another one failed. */
-  | { code: 'ABORTED'; failedIndex: number; reason: ErrorCode };
+  /**
+   * A command of an atomic list that was fine on its own but not applied because another one failed:
+   * the one at `failedIndex` (0-based) of the `commandCount` in the list.
+   */
+  | { code: 'ABORTED'; failedIndex: number; commandCount: number; reason: ErrorCode };
 
 export type ErrorCode = DomainError['code'];
 
@@ -59,6 +62,7 @@ export function errorMessage(error: DomainError): string {
     case 'OVERLOADED':
       return `The ledger is overloaded; retry in ${error.retryAfterMs} ms`;
     case 'ABORTED':
-      return `Not applied: command ${error.failedIndex} of this atomic list failed with ${error.reason}`;
+      // Counted from 1 in words and from 0 as the index, both named: "command 1" alone was read both ways.
+      return `Not applied: command ${error.failedIndex + 1} of ${error.commandCount} (index ${error.failedIndex}) of this atomic list failed: ${error.reason}`;
   }
 }

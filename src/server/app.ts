@@ -35,7 +35,13 @@ export const GRAPHQL_PATH = '/graphql';
 
 /** Query shape limits: generous for real clients, fatal for amplification attacks. */
 export const QUERY_LIMITS = {
-  maxDepth: 12,
+  /**
+   * Nested fields, fragments not counted (a fragment adds no level to the response), the same for
+   * introspection as for everything else: 15 is exactly what graphql-js's getIntrospectionQuery()
+   * needs (__schema › types › fields › type, then TypeRef's nine ofType levels and their name) —
+   * GraphiQL's own introspection query, built by the same function — and anything deeper is refused.
+   */
+  maxDepth: 15,
   maxAliases: 30,
   maxCost: 200_000, // a full page (first: 1000) of accounts or events with their fields fits
   maxTokens: 5_000,
@@ -156,7 +162,9 @@ export function buildApp(config: Config, options: AppOptions = {}) {
           // 500-command submitCommands, for features this API does not use (@defer/@stream, abort
           // signals). Subscriptions keep yoga's (sharedSubscribe and SSE).
           useEngine({ execute: graphqlExecute }),
-          maxDepthPlugin({ n: QUERY_LIMITS.maxDepth, exposeLimits: true, ...REJECT_AS_VALIDATION_ERROR }),
+          // ignoreIntrospection (on by default) skips only `__schema` subtrees, so a 300-deep __schema
+          // query went through while a deep `__type` did not: one limit for all, introspection included.
+          maxDepthPlugin({ n: QUERY_LIMITS.maxDepth, flattenFragments: true, ignoreIntrospection: false, exposeLimits: true, ...REJECT_AS_VALIDATION_ERROR }),
           maxAliasesPlugin({ n: QUERY_LIMITS.maxAliases, exposeLimits: true, ...REJECT_AS_VALIDATION_ERROR }),
           costLimitPlugin({ maxCost: QUERY_LIMITS.maxCost, exposeLimits: true, ...REJECT_AS_VALIDATION_ERROR }),
           maxTokensPlugin({ n: QUERY_LIMITS.maxTokens, exposeLimits: true }),

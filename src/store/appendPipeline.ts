@@ -351,7 +351,7 @@ export class AppendPipeline {
       if (failedAt >= 0) {
         batch.rollback(mark);
         const reason = (decided[failedAt] as { error: DomainError }).error.code;
-        const aborted: Decided = { kind: 'rejected', error: { code: 'ABORTED', failedIndex: failedAt, reason } };
+        const aborted: Decided = { kind: 'rejected', error: { code: 'ABORTED', failedIndex: failedAt, commandCount: unit.commands.length, reason } };
         results.push(unit.commands.map((_, i) => (i === failedAt ? decided[i]! : aborted)));
       } else {
         if (unit.atomic) target.merge();

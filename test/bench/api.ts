@@ -329,6 +329,7 @@ async function measure(loads: readonly Load[]): Promise<Map<string, Run>> {
     for (const load of loads) {
       const run = await timedRun(load);
       progress(`  round ${round} ${load.name}: ${run.rps.toFixed(1)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, main-thread CPU ${run.cpuMs?.main.toFixed(3) ?? '?'} ms/request`);
+      if (run.non2xx > 0) progress(`    ${load.name}: ${run.non2xx.toLocaleString('en-US')} non-2xx answers: ${run.tally.non2xxText()}`);
       if (!best.has(load.name) || run.rps > best.get(load.name)!.rps) best.set(load.name, run);
     }
   }
@@ -376,10 +377,12 @@ function autocannonRun(load: Load, seconds: number, tally: Tally | null) {
         path: load.path,
         headers: { 'content-type': 'application/json' },
         setupRequest: (req) => ({ ...req, method: 'POST', path: load.path, body: load.body() }),
-        ...(tally && check
+        ...(tally
           ? {
               onResponse: (status: number, text: string) => {
-                if (status < 200 || status > 299) return; // counted as non2xx by autocannon
+                // autocannon counts non-2xx answers but not why: keep each status and a sample body.
+                if (status < 200 || status > 299) return tally.non2xx(status, text);
+                if (!check) return;
                 try {
                   check(text, tally);
                 } catch (err) {
@@ -398,6 +401,18 @@ class Tally {
   okCount = 0;
   private readonly problems = new Map<string, number>();
   private graphqlErrors = 0;
+  /** Non-2xx answers by status: how many, and the first body. */
+  private readonly statuses = new Map<number, { count: number; sample: string }>();
+
+  non2xx(status: number, body: string): void {
+    const seen = this.statuses.get(status);
+    if (seen) seen.count++;
+    else this.statuses.set(status, { count: 1, sample: body.replace(/\s+/g, ' ').slice(0, 200) });
+  }
+  /** "429 ×1,234 (e.g. {…}); 503 ×2 (e.g. …)", or '' when every answer was 2xx. */
+  non2xxText(): string {
+    return [...this.statuses].map(([status, { count, sample }]) => `${status} ×${count.toLocaleString('en-US')} (e.g. ${sample})`).join('; ');
+  }
 
   ok(): void {
     this.okCount++;
@@ -413,7 +428,7 @@ class Tally {
     const problems = [...this.problems].map(([k, n]) => `${k} ×${n.toLocaleString('en-US')}`).join('; ');
     return (
       `best round: ${run.completed.toLocaleString('en-US')} responses in ${run.seconds} s, ${this.okCount.toLocaleString('en-US')} successes; ` +
-      `${run.non2xx} non-2xx, ${this.graphqlErrors} with GraphQL errors, ${run.errors} connection errors, ${run.timeouts} timeouts` +
+      `${run.non2xx} non-2xx${run.non2xx > 0 ? ` [${this.non2xxText() || 'bodies not seen'}]` : ''}, ${this.graphqlErrors} with GraphQL errors, ${run.errors} connection errors, ${run.timeouts} timeouts` +
       (problems ? `; refused: ${problems}` : '; nothing refused')
     );
   }
@@ -509,12 +524,15 @@ async function startServer(mode: ServerMode, dataDir?: string): Promise<Server> 
       }
     })());
   try {
+    // Every line after the first (the port) goes on to stderr, and the pipe keeps being read: a pipe
+    // nobody reads fills up, after which the server's log cannot be flushed and it never exits — which
+    // is why servers once had to be killed after 15 s.
     const lines = createInterface({ input: child.stdout! });
     const line = await Promise.race([
       new Promise<string>((resolve) => lines.once('line', resolve)),
       exited.then((code) => Promise.reject(new Error(`bench ${mode} server exited with ${code} before listening`))),
     ]);
-    lines.close();
+    lines.on('line', (text) => process.stderr.write(`  [${mode} server] ${text}\n`));
     const { port } = JSON.parse(line) as { port: number };
     progress(`  ${mode} server (pid ${child.pid}) on port ${port}`);
     return { mode, url: `http://127.0.0.1:${port}`, pid: child.pid!, stop };

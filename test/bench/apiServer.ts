@@ -8,7 +8,10 @@
 //   bare  node:http answering a fixed JSON: the ceiling of node:http itself.
 //   noop  graphql-yoga 5 on node:http with a trivial schema, one mutation `noop(input: JSON): Int`
 //         returning at once: what any yoga mutation costs before it does anything.
-//   app   our real app: buildApp(DEFAULT_CONFIG) on <dataDir>, port 0, fsync durability.
+//   app   our real app: buildApp(DEFAULT_CONFIG) on <dataDir>, port 0, fsync durability, with the
+//         mutation rate limit off (the baselines have none, and one client address sending 50
+//         connections' worth of mutations is exactly what it refuses) and the log at warn (an info
+//         line per operation would measure pino as much as the server).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSchema, createYoga } from 'graphql-yoga';
@@ -64,7 +67,7 @@ async function start(mode: ServerMode, dataDir: string | undefined): Promise<{ p
     }
     case 'app': {
       if (!dataDir) throw new Error('app mode needs a data directory');
-      const app = await buildApp({ ...DEFAULT_CONFIG, port: 0, dataDir }).start();
+      const app = await buildApp({ ...DEFAULT_CONFIG, port: 0, dataDir, mutationRateLimit: 0, logLevel: 'warn' }).start();
       return { port: app.port, stop: () => app.stop() };
     }
   }

@@ -513,9 +513,13 @@ class Clients {
 
 // --- servers ---------------------------------------------------------------------------------------
 
-/** Our app (buildApp) on a fresh store in `dir`, fsync durability, on a free port. */
+/**
+ * Our app (buildApp) on a fresh store in `dir`, fsync durability, on a free port. Its log at warn, as
+ * the stock server's (`logging: 'warn'`): at info it writes a line per subscription started, a
+ * thousand per scenario, into the bench's own output.
+ */
 async function withApp<T>(dir: string, fn: (target: Target) => Promise<T>): Promise<T> {
-  const app = await buildApp({ ...DEFAULT_CONFIG, port: 0, dataDir: dir }).start();
+  const app = await buildApp({ ...DEFAULT_CONFIG, port: 0, dataDir: dir, logLevel: 'warn' }).start();
   try {
     return await fn({ wsUrl: `${app.url.replace(/^http/, 'ws')}/graphql`, store: app.store });
   } finally {

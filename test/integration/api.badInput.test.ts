@@ -4,7 +4,7 @@
 // coerced into something valid, so a silent coercion would show as a moved head. Then the transport
 // limits (body size, query depth, aliases, tokens) and the masking of unexpected errors.
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
+import { buildClientSchema, getIntrospectionQuery, Kind, parse, print, type IntrospectionQuery, type SelectionSetNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AccountDocument,
@@ -145,6 +145,23 @@ const CASES: Case[] = [
   { name: 'account atTime month 13', run: () => send(AccountDocument, { id: ACCOUNT, atTime: '2026-13-45T10:00:00Z' }), message: /DateTime must be an ISO 8601 string/ },
   { name: 'ledger atTime as a number', run: () => send(LedgerDocument, { atTime: 1_700_000_000_000 }), message: /DateTime must be an ISO 8601 string/ },
 
+  // A point of the log: atSequence or atTime, never both (they may name two different points).
+  {
+    name: 'ledger with atSequence and atTime',
+    run: () => send(LedgerDocument, { atSequence: 1, atTime: '2026-01-01T00:00:00Z' }),
+    message: /^give atSequence or atTime, not both: they may name different points of the log$/,
+  },
+  {
+    name: 'account with atSequence and atTime',
+    run: () => send(AccountDocument, { id: ACCOUNT, atSequence: 1, atTime: new Date().toISOString() }),
+    message: /^give atSequence or atTime, not both/,
+  },
+  {
+    name: 'account with atSequence 0 and atTime (literal)',
+    run: () => sendRaw(JSON.stringify({ query: `{ account(id: "${ACCOUNT}", atSequence: 0, atTime: "2020-01-01T00:00:00Z") { balance } }` })),
+    message: /^give atSequence or atTime, not both/,
+  },
+
   // submitCommands: 1..1000 commands, each well-formed; one bad command refuses the whole list.
   { name: 'submitCommands with 0 commands', run: () => send(SubmitCommandsDocument, { input: { commands: [] } }), message: /commands must hold 1 to 1000 commands, got 0/ },
   {
@@ -225,19 +242,66 @@ describe('transport and query-shape limits', () => {
   });
 
   const query = (text: string) => postRaw(server.graphqlUrl, JSON.stringify({ query: text }));
+  /** Depth as the server counts it: nested fields of the deepest path, fragments inlined. */
+  const depthOf = (text: string): number => {
+    const document = parse(text);
+    const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
+    const depth = (set: SelectionSetNode | undefined): number =>
+      Math.max(
+        0,
+        ...(set?.selections ?? []).map((s) =>
+          s.kind === Kind.FIELD ? 1 + depth(s.selectionSet) : s.kind === Kind.INLINE_FRAGMENT ? depth(s.selectionSet) : depth(fragments.get(s.name.value)!.selectionSet),
+        ),
+      );
+    return Math.max(...document.definitions.map((d) => (d.kind === Kind.OPERATION_DEFINITION ? depth(d.selectionSet) : 0)));
+  };
 
-  it('a query deeper than 12 levels is refused, naming the limit', async () => {
+  // Depth counts nested fields (fragments add no level) and is the same for introspection as for any
+  // other query. No field of this schema nests deeper than a few levels, so introspection is where the
+  // limit bites: it must admit the standard introspection query (GraphiQL's) and nothing deeper.
+  describe('one depth limit of 15, introspection included', () => {
     const nest = (levels: number): string => (levels === 0 ? 'name' : `ofType { ${nest(levels - 1)} }`);
-    const deep = await query(`{ __type(name: "Account") { fields { type { ${nest(12)} } } } }`);
-    expect(deep.status).toBe(400);
-    expect(deep.json?.errors?.[0]).toMatchObject({
-      message: expect.stringMatching(/^Query depth limit of 12 exceeded, found \d+\.$/),
-      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    const expectDepthRefused = (refused: Awaited<ReturnType<typeof query>>, found: number) => {
+      expect(refused.status).toBe(400);
+      expect(refused.json?.errors).toHaveLength(1);
+      expect(refused.json?.errors?.[0]).toMatchObject({
+        message: `Query depth limit of 15 exceeded, found ${found}.`,
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+      });
+      expect(refused.json?.data).toBeUndefined();
+    };
+
+    it('the standard introspection query (getIntrospectionQuery, as GraphiQL sends it) works over HTTP', async () => {
+      for (const options of [undefined, { descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true }]) {
+        const text = getIntrospectionQuery(options);
+        expect(depthOf(text)).toBe(15);
+        const r = await postRaw(server.graphqlUrl, JSON.stringify({ query: text, operationName: 'IntrospectionQuery' }));
+        expect(r.status, r.text.slice(0, 300)).toBe(200);
+        expect(r.json?.errors).toBeUndefined();
+        // What GraphiQL does with the answer: build a client schema from it.
+        const client = buildClientSchema(r.json!.data as unknown as IntrospectionQuery);
+        expect(client.getType('Account')).toBeDefined();
+      }
     });
-    expect(deep.json?.data).toBeUndefined();
-    const fine = await query(`{ __type(name: "Account") { fields { type { ${nest(5)} } } } }`);
-    expect(fine.status).toBe(200);
-    expect(fine.json?.errors).toBeUndefined();
+
+    it('a 300-deep __schema query is refused like any too-deep query', async () => {
+      expectDepthRefused(await query(`{ __schema { types { fields { type { ${nest(300)} } } } } }`), 305);
+      expectDepthRefused(await query(`{ __schema { types { fields { type { ${nest(11)} } } } } }`), 16);
+    });
+
+    it('a __type query one level past the limit is refused the same way; at the limit it is fine', async () => {
+      // __type › fields › type › 12 × ofType › name = 16 levels.
+      expectDepthRefused(await query(`{ __type(name: "Account") { fields { type { ${nest(12)} } } } }`), 16);
+      const fine = await query(`{ __type(name: "Account") { fields { type { ${nest(11)} } } } }`);
+      expect(fine.status).toBe(200);
+      expect(fine.json?.errors).toBeUndefined();
+    });
+
+    it('fragments add no level: the same fields through fragments count the same', async () => {
+      const fragments = `fragment T on __Type { fields { type { ${nest(12)} } } }`;
+      expectDepthRefused(await query(`{ __type(name: "Account") { ...T } } ${fragments}`), 16);
+      expectDepthRefused(await query(`{ __type(name: "Account") { ... on __Type { ...T } } } ${fragments}`), 16);
+    });
   });
 
   it('more than 30 aliases are refused, naming the limit; 30 are fine', async () => {

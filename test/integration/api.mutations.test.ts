@@ -481,8 +481,8 @@ describe('submitCommands', () => {
     expect(typenames(results)).toEqual(['AbortedError', 'AbortedError', 'InsufficientFundsError', 'AbortedError']);
     for (const i of [0, 1, 3]) {
       const aborted = as(results[i]!, 'AbortedError');
-      expect(aborted).toMatchObject({ code: 'ABORTED', failedIndex: 2, reason: 'INSUFFICIENT_FUNDS' });
-      expect(aborted.message).toContain('2');
+      expect(aborted).toMatchObject({ code: 'ABORTED', failedIndex: 2, commandCount: 4, reason: 'INSUFFICIENT_FUNDS' });
+      expect(aborted.message).toBe('Not applied: command 3 of 4 (index 2) of this atomic list failed: INSUFFICIENT_FUNDS');
     }
     seen.add('ABORTED');
     expect(as(results[2]!, 'InsufficientFundsError')).toMatchObject({ balance: 60, requested: 61 });
@@ -492,6 +492,29 @@ describe('submitCommands', () => {
     const retry = await submit([commands[0]!, commands[1]!], true);
     expect(typenames(retry.results)).toEqual(['DepositSuccess', 'OpenAccountSuccess']);
     expect(as(retry.results[0]!, 'DepositSuccess').replayed).toBe(false);
+  });
+
+  it('names a failed second command as "command 2 of 3 (index 1)", never "command 1"', async () => {
+    await open('atom-2nd', 'DKK', 10);
+    const { results } = await expectHeadUnmoved(server, () =>
+      submit(
+        [
+          { deposit: { accountId: 'atom-2nd', amount: 5, transactionId: 'atom-2nd-d' } },
+          { withdraw: { accountId: 'atom-2nd', amount: 100, transactionId: 'atom-2nd-w' } },
+          { deposit: { accountId: 'atom-2nd', amount: 5, transactionId: 'atom-2nd-d2' } },
+        ],
+        true,
+      ),
+    );
+    expect(typenames(results)).toEqual(['AbortedError', 'InsufficientFundsError', 'AbortedError']);
+    for (const i of [0, 2]) {
+      expect(as(results[i]!, 'AbortedError')).toMatchObject({
+        failedIndex: 1,
+        commandCount: 3,
+        reason: 'INSUFFICIENT_FUNDS',
+        message: 'Not applied: command 2 of 3 (index 1) of this atomic list failed: INSUFFICIENT_FUNDS',
+      });
+    }
   });
 
   it('the same list without atomic applies the good commands around the bad one', async () => {

@@ -149,7 +149,7 @@ class Model {
       } else {
         out.push({ kind: 'rejected', error: decision.error });
         if (atomic) {
-          const aborted: Expected = { kind: 'aborted', error: { code: 'ABORTED', failedIndex: i, reason: decision.error.code } };
+          const aborted: Expected = { kind: 'aborted', error: { code: 'ABORTED', failedIndex: i, commandCount: commands.length, reason: decision.error.code } };
           return commands.map((_, j) => (j === i ? out[i]! : aborted));
         }
       }
@@ -410,9 +410,9 @@ describe('examples of the same invariants', () => {
       ];
       const failed = await store.execute(group, { atomic: true });
       expect(failed).toEqual([
-        { ok: false, error: { code: 'ABORTED', failedIndex: 1, reason: 'INSUFFICIENT_FUNDS' } },
+        { ok: false, error: { code: 'ABORTED', failedIndex: 1, commandCount: 3, reason: 'INSUFFICIENT_FUNDS' } },
         { ok: false, error: { code: 'INSUFFICIENT_FUNDS', accountId: 'a', balance: 110, requested: 500 } },
-        { ok: false, error: { code: 'ABORTED', failedIndex: 1, reason: 'INSUFFICIENT_FUNDS' } },
+        { ok: false, error: { code: 'ABORTED', failedIndex: 1, commandCount: 3, reason: 'INSUFFICIENT_FUNDS' } },
       ]);
       expect(store.head).toBe(2);
       expect(store.state.summary()).toEqual(before);

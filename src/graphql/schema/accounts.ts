@@ -1,5 +1,6 @@
 // Accounts and the ledger: the balance projection now or at any past point of the log.
 import type { LedgerSummary } from '../../domain/ledger.ts';
+import type { At } from '../../projection/pointInTime.ts';
 import type { AccountState, CurrencyTotal } from '../../domain/types.ts';
 import { isValidId } from '../../domain/validation.ts';
 import { requireAccounts } from '../access.ts';
@@ -111,6 +112,17 @@ export function checkId(argument: string, id: string): string {
   return id;
 }
 
+/**
+ * The point of the log a read asks about. `atSequence` and `atTime` each name one, and together they
+ * could name two different ones: rather than pick one silently, the read is refused.
+ */
+export function pointOf(atSequence: number | null | undefined, atTime: Date | null | undefined): At {
+  if (atSequence != null && atTime != null) {
+    throw badInput('give atSequence or atTime, not both: they may name different points of the log', { arguments: ['atSequence', 'atTime'] });
+  }
+  return { sequence: atSequence, time: atTime };
+}
+
 const AccountConnection = connectionTypes<AccountState>('Account', AccountRef);
 
 const accountCursor = (a: AccountState) => Buffer.from(`account:${a.id}`).toString('base64url');
@@ -124,7 +136,7 @@ builder.queryFields((t) => ({
   account: t.field({
     type: AccountRef,
     nullable: true,
-    description: 'The account now, or at `atSequence` / `atTime`; null where it did not exist at that point.',
+    description: 'The account now, or at `atSequence` or `atTime` (not both); null where it did not exist at that point.',
     args: {
       id: t.arg.id({ required: true }),
       atSequence: t.arg({ type: 'Sequence' }),
@@ -133,8 +145,9 @@ builder.queryFields((t) => ({
     resolve: async (_, { id, atSequence, atTime }, ctx) => {
       checkId('id', id);
       requireAccounts(ctx.viewer, [id]);
-      if (atSequence == null && atTime == null) return ctx.store.state.account(id) ?? null;
-      return ctx.pointInTime.accountAt(id, await ctx.pointInTime.resolve({ sequence: atSequence, time: atTime }));
+      const at = pointOf(atSequence, atTime);
+      if (at.sequence == null && at.time == null) return ctx.store.state.account(id) ?? null;
+      return ctx.pointInTime.accountAt(id, await ctx.pointInTime.resolve(at));
     },
   }),
   accounts: t.field({
@@ -156,11 +169,12 @@ builder.queryFields((t) => ({
   }),
   ledger: t.field({
     type: LedgerRef,
-    description: 'Totals and account count now, or at `atSequence` / `atTime` (over the token’s accounts, when it lists some).',
+    description: 'Totals and account count now, or at `atSequence` or `atTime` (not both; over the token’s accounts, when it lists some).',
     args: { atSequence: t.arg({ type: 'Sequence' }), atTime: t.arg({ type: 'DateTime' }) },
     resolve: async (_, { atSequence, atTime }, ctx) => {
+      const point = pointOf(atSequence, atTime);
       const head = ctx.store.head;
-      const at = await ctx.pointInTime.resolve({ sequence: atSequence, time: atTime });
+      const at = await ctx.pointInTime.resolve(point);
       const scope = ctx.viewer.accounts;
       return { ...(await (scope ? ctx.pointInTime.ledgerOf(scope, at) : ctx.pointInTime.ledgerAt(at))), head };
     },

@@ -4,7 +4,33 @@
 import { ERROR_CODES, errorMessage, type DomainError, type ErrorCode } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 
-export const ErrorCodeEnum = builder.enumType('ErrorCode', { values: ERROR_CODES });
+/**
+ * What each code means to a client: when it happens and whether sending the command again can help.
+ * A Record over ErrorCode, so a new code does not compile until it is described here.
+ */
+const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
+  ACCOUNT_NOT_FOUND: 'No account has this id (deposit, withdraw, transfer, closeAccount). Not retryable: open it first.',
+  ACCOUNT_ALREADY_EXISTS: 'openAccount with an id that is taken; ids are never reused, not even after a close. Not retryable.',
+  ACCOUNT_CLOSED: 'The account is closed: it takes no deposit, withdrawal, transfer or second close. Not retryable.',
+  INSUFFICIENT_FUNDS: 'A withdrawal or transfer asks for more than the balance (balance and requested say how much). Retryable once funds arrive.',
+  WRONG_EXPECTED_VERSION:
+    'expectedVersion is not the account’s version: another command changed it since the caller read it (expectedVersion, actualVersion). Re-read, decide again, resend.',
+  DUPLICATE_TRANSACTION:
+    'The transactionId was already used for a different command (originalSequence, null when that command touched accounts outside the token’s). Not retryable: pick a new transactionId. The same command resent returns its original result instead.',
+  CURRENCY_MISMATCH: 'A transfer between accounts of different currencies (expectedCurrency is the paying account’s, actualCurrency the receiving one’s). Not retryable.',
+  SAME_ACCOUNT_TRANSFER: 'A transfer from an account to itself. Not retryable.',
+  BALANCE_NOT_ZERO: 'closeAccount on an account whose balance is not zero (balance). Retryable once it is emptied.',
+  BALANCE_LIMIT_EXCEEDED:
+    'A credit would take the account’s balance, or the total of its currency, past 2^53−1 minor units, the largest exact JSON number. Not retryable as is.',
+  OVERLOADED: 'The write queue is full. Retryable: send the same command (same transactionId) again after retryAfterMs.',
+  ABORTED:
+    'In an atomic submitCommands, this command was not applied because the command at failedIndex (of commandCount) failed with reason. Retryable: fix or drop that command and resend the list.',
+};
+
+export const ErrorCodeEnum = builder.enumType('ErrorCode', {
+  description: 'Why a command was refused (DomainError.code). Errors of the request itself carry extensions.code instead; see the README.',
+  values: Object.fromEntries(ERROR_CODES.map((code) => [code, { description: ERROR_CODE_DESCRIPTIONS[code] }])) as Record<ErrorCode, { description: string }>,
+});
 
 /**
  * Carries a DomainError value through the errors plugin, which catches it by class. Deliberately not
@@ -154,7 +180,8 @@ builder.objectType(AbortedError, {
   description: 'In an atomic submitCommands, this command was not applied because another one failed.',
   interfaces: [DomainErrorInterface],
   fields: (t) => ({
-    failedIndex: t.int({ resolve: (e) => field<'ABORTED'>(e).failedIndex }),
+    failedIndex: t.int({ description: 'The failed command’s position in the list, counted from 0.', resolve: (e) => field<'ABORTED'>(e).failedIndex }),
+    commandCount: t.int({ description: 'How many commands the list held.', resolve: (e) => field<'ABORTED'>(e).commandCount }),
     reason: t.field({ type: ErrorCodeEnum, resolve: (e) => field<'ABORTED'>(e).reason }),
   }),
 });

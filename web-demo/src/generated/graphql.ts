@@ -32,18 +32,31 @@ export type DepositInput = {
   transactionId: string | number;
 };
 
+/** Why a command was refused (DomainError.code). Errors of the request itself carry extensions.code instead; see the README. */
 export type ErrorCode =
+  /** In an atomic submitCommands, this command was not applied because the command at failedIndex (of commandCount) failed with reason. Retryable: fix or drop that command and resend the list. */
   | 'ABORTED'
+  /** openAccount with an id that is taken; ids are never reused, not even after a close. Not retryable. */
   | 'ACCOUNT_ALREADY_EXISTS'
+  /** The account is closed: it takes no deposit, withdrawal, transfer or second close. Not retryable. */
   | 'ACCOUNT_CLOSED'
+  /** No account has this id (deposit, withdraw, transfer, closeAccount). Not retryable: open it first. */
   | 'ACCOUNT_NOT_FOUND'
+  /** A credit would take the account’s balance, or the total of its currency, past 2^53−1 minor units, the largest exact JSON number. Not retryable as is. */
   | 'BALANCE_LIMIT_EXCEEDED'
+  /** closeAccount on an account whose balance is not zero (balance). Retryable once it is emptied. */
   | 'BALANCE_NOT_ZERO'
+  /** A transfer between accounts of different currencies (expectedCurrency is the paying account’s, actualCurrency the receiving one’s). Not retryable. */
   | 'CURRENCY_MISMATCH'
+  /** The transactionId was already used for a different command (originalSequence, null when that command touched accounts outside the token’s). Not retryable: pick a new transactionId. The same command resent returns its original result instead. */
   | 'DUPLICATE_TRANSACTION'
+  /** A withdrawal or transfer asks for more than the balance (balance and requested say how much). Retryable once funds arrive. */
   | 'INSUFFICIENT_FUNDS'
+  /** The write queue is full. Retryable: send the same command (same transactionId) again after retryAfterMs. */
   | 'OVERLOADED'
+  /** A transfer from an account to itself. Not retryable. */
   | 'SAME_ACCOUNT_TRANSFER'
+  /** expectedVersion is not the account’s version: another command changed it since the caller read it (expectedVersion, actualVersion). Re-read, decide again, resend. */
   | 'WRONG_EXPECTED_VERSION';
 
 export type EventType =
