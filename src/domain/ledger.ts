@@ -23,7 +23,7 @@ export class LedgerState {
   lastTimestamp: number;
   accountCount: number;
 
-  constructor(private readonly parent?: LedgerState) {
+  constructor(private parent?: LedgerState) {
     this.head = parent?.head ?? sequence(0);
     this.lastTimestamp = parent?.lastTimestamp ?? 0;
     this.accountCount = parent?.accountCount ?? 0;
@@ -89,6 +89,15 @@ export class LedgerState {
     parent.head = this.head;
     parent.lastTimestamp = this.lastTimestamp;
     parent.accountCount = this.accountCount;
+  }
+
+  /**
+   * Makes `ancestor` this draft's parent, skipping drafts between that it already holds (they were
+   * merged into it). Reads then stop there: a writer that always decides on top of the batch before
+   * would otherwise read through one more layer with every batch, without end.
+   */
+  rebase(ancestor: LedgerState): void {
+    this.parent = ancestor;
   }
 
   /** Folds the next event of the log into the state; events must arrive in sequence order, no gaps. */

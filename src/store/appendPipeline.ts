@@ -214,6 +214,8 @@ export class AppendPipeline {
           continue;
         }
         this.finish(batch);
+        // `next` was decided on top of this batch's draft, which is in the ledger now: read the ledger directly.
+        next?.draft.rebase(this.ledger);
         // The callers just acknowledged resubmit in promise continuations that are already pending; a
         // nextTick runs after all of them, so they share the next batch. Taking it at once took only
         // the few already queued: 64 callers looping over executeOne split into two alternating
