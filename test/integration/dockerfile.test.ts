@@ -8,9 +8,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { copyArgs, envOf, execForm, ignoredByDockerignore, parseDockerfile, type Stage } from '../support/dockerfile.ts';
-import { REPO, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
+import { REPO, cleanedAfterEach, startServerProcess } from '../support/serverProcess.ts';
 import { tempDir } from '../support/tempStore.ts';
 import { startTServer } from '../support/testServer.ts';
 
@@ -114,15 +114,7 @@ describe('Dockerfile, read', () => {
 });
 
 describe('Dockerfile, run', () => {
-  const started: ServerProcess[] = [];
-  const removals: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const s of started.splice(0)) {
-      s.killGroup();
-      await s.exited;
-    }
-    for (const remove of removals.splice(0)) await remove();
-  });
+  const { started, removals } = cleanedAfterEach();
 
   const imageEnv = async (more: Record<string, string> = {}) => {
     const { dir, remove } = await tempDir('evledger-image-');

@@ -4,23 +4,14 @@
 // released, so another LedgerStore.open gets it. And Ctrl-C in a terminal, which signals the whole
 // process group (so node hears SIGINT from the terminal and again from npm), is one graceful shutdown,
 // not "SIGINT again: exiting now".
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { print } from 'graphql';
 import { LedgerStore } from '../../src/store/ledgerStore.ts';
 import { OpenAccountDocument } from '../generated/graphql.ts';
-import { settledGroup, startServerProcess, tryConnect, type ServerProcess } from '../support/serverProcess.ts';
+import { cleanedAfterEach, settledGroup, startServerProcess, tryConnect, type ServerProcess } from '../support/serverProcess.ts';
 import { tempDir } from '../support/tempStore.ts';
 
-const started: ServerProcess[] = [];
-const removals: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const s of started.splice(0)) {
-    s.killGroup();
-    await s.exited;
-  }
-  for (const remove of removals.splice(0)) await remove();
-});
+const { started, removals } = cleanedAfterEach();
 
 async function npmStart(): Promise<{ server: ServerProcess; base: string; dataDir: string }> {
   const { dir, remove } = await tempDir('evledger-signals-');

@@ -5,6 +5,7 @@ import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:c
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -107,4 +108,21 @@ export function tryConnect(host: string, port: number): Promise<string> {
     });
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
+}
+
+/**
+ * What the tests of the calling file start and make: after each test, every server started is killed
+ * (its whole group) and waited for, then every removal runs.
+ */
+export function cleanedAfterEach(): { started: ServerProcess[]; removals: (() => Promise<void>)[] } {
+  const started: ServerProcess[] = [];
+  const removals: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const s of started.splice(0)) {
+      s.killGroup();
+      await s.exited;
+    }
+    for (const remove of removals.splice(0)) await remove();
+  });
+  return { started, removals };
 }
