@@ -408,10 +408,12 @@ export class AppendPipeline {
   private async recover(): Promise<StoreError | null> {
     if (this.refusal && Date.now() < this.nextRecoveryAt) return this.refusal;
     try {
+      // Not reopened yet (no room to open the store again) or not open: nothing stored can have changed
+      // (a failed write never reaches the memtable), and the failed batch stays unconfirmed until a
+      // reopen replays the write-ahead log, which is when it may turn up stored after all.
       const notWritable = await this.rocks.reopen();
-      // Even read-only, the reopened store shows what it holds, and reads must agree with the ledger.
-      await this.adoptStoredHead();
       if (notWritable) throw notWritable;
+      await this.adoptStoredHead();
       this.mustRecover = false;
       this.refusal = null;
       return null;

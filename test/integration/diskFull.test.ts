@@ -159,16 +159,14 @@ describe.each(DISKS)('a full disk (%s)', (kind) => {
 describe('a write that failed but was stored after all', () => {
   // The record reached the WAL file whole, but its fdatasync failed (EIO, injected by strace): RocksDB
   // reports the write failed, and the reopen that the next write triggers finds the record and replays it.
-  let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
-  beforeAll(async () => {
-    dir = await tempDir('evledger-eio-');
-  });
+  const cleanups: (() => Promise<void>)[] = [];
   afterAll(async () => {
-    await dir?.remove();
+    for (const c of cleanups.reverse()) await c();
   });
 
-  it('is adopted when the store is reopened: the head moves on by it, the feed publishes it, and its retry gets the original result', async () => {
-    const server = await startTServer({ dataDir: dir!.dir });
+  /** `meanwhile` runs after the failed write, before the write that adopts it. */
+  async function adoptsTheFailedWrite(dataDir: string, meanwhile?: (server: TServer) => Promise<void>): Promise<void> {
+    const server = await startTServer({ dataDir });
     let restarted: LedgerStore | undefined;
     try {
       const store = server.app.store;
@@ -181,8 +179,9 @@ describe('a write that failed but was stored after all', () => {
       expectStoreUnavailable(await deposit(server, 'alice', 10, 'lost-1'));
       expect(await strace.stop()).toMatchObject({ injected: 1 });
       expect(store.head).toBe(head);
+      await meanwhile?.(server);
 
-      const next = await deposit(server, 'alice', 1, 'next-1');
+      const next = await retryWhileUnavailable(() => deposit(server, 'alice', 1, 'next-1'));
       expect(as(next.data!.deposit, 'DepositSuccess')).toMatchObject({ sequence: head + 2, replayed: false, account: { balance: 111, version: 3 } });
       expect(commits.map((c) => [c.fromSequence, c.toSequence, c.events.map((e) => e.transactionId)])).toEqual([
         [head + 1, head + 1, ['lost-1']],
@@ -193,7 +192,7 @@ describe('a write that failed but was stored after all', () => {
       expect(await verify(store)).toEqual({ ok: true, head: head + 2, events: head + 2 });
 
       await server.app.stop();
-      restarted = await LedgerStore.open(dir!.dir);
+      restarted = await LedgerStore.open(dataDir);
       expect(restarted.head).toBe(head + 2);
       expect(restarted.state.account('alice')).toMatchObject({ balance: 111, version: 3 });
       expect(await verify(restarted)).toEqual({ ok: true, head: head + 2, events: head + 2 });
@@ -201,5 +200,23 @@ describe('a write that failed but was stored after all', () => {
       await restarted?.close();
       await server.stop();
     }
+  }
+
+  it('is adopted when the store is reopened: the head moves on by it, the feed publishes it, and its retry gets the original result', async () => {
+    const dir = await tempDir('evledger-eio-');
+    cleanups.push(dir.remove);
+    await adoptsTheFailedWrite(dir.dir);
+  });
+
+  it('is adopted too when the disk fills up before the store can be reopened: the write refused meanwhile confirms nothing', async () => {
+    const disk = await makeDisk('RLIMIT_FSIZE');
+    cleanups.push(() => disk.dispose());
+    await adoptsTheFailedWrite(disk.dataDir, async (server) => {
+      await disk.fill();
+      // No room to reopen: the old handle stays, still without the failed batch (it never reached the memtable).
+      expectStoreUnavailable(await deposit(server, 'alice', 1, 'while-full'));
+      expect((await server.data(AccountDocument, { id: 'alice' })).account).toMatchObject({ balance: 100, version: 1 });
+      await disk.free();
+    });
   });
 });
