@@ -105,9 +105,14 @@ async function openExisting(dir: string): Promise<LedgerStore | null> {
   }
 }
 
+/** The non-empty lines of an NDJSON response. */
+async function* lines(res: IncomingMessage): AsyncGenerator<string> {
+  for await (const line of createInterface({ input: res, crlfDelay: Infinity })) if (line) yield line;
+}
+
 /** The lines of an NDJSON response, parsed. */
 async function* jsonLines(res: IncomingMessage): AsyncGenerator<Record<string, unknown>> {
-  for await (const line of createInterface({ input: res, crlfDelay: Infinity })) if (line) yield JSON.parse(line);
+  for await (const line of lines(res)) yield JSON.parse(line);
 }
 
 /** The server's answer, or its refusal as an error. */
@@ -231,7 +236,7 @@ async function exportStore(argv: string[]): Promise<number> {
     const res = await askOk(dir, `/export?from=${from}`);
     head = Number(res.headers['x-evledger-head']);
     bar.setTotal(Math.max(0, head - from + 1));
-    for await (const line of createInterface({ input: res, crlfDelay: Infinity })) if (line) await write(`${line}\n`);
+    for await (const line of lines(res)) await write(`${line}\n`);
   }
   bar.stop();
   console.error(`exported ${events} events (log head ${head}${store ? '' : ', read by the running server'})`);

@@ -22,13 +22,13 @@ import { LiveHub } from '../live/liveHub.ts';
 import { PointInTime } from '../projection/pointInTime.ts';
 import { Snapshotter } from '../projection/snapshots.ts';
 import { LedgerStore, STORE_RETRY_AFTER_MS } from '../store/ledgerStore.ts';
-import { exportLog, importLog } from '../store/exportImport.ts';
+import { importLog } from '../store/exportImport.ts';
 import { AuthError, authorizationOf, createAuthenticator, type Authenticator } from './auth.ts';
 import { checkExposure, type Config } from './config.ts';
 import { mutationRateLimit } from './rateLimit.ts';
 import { createLogger, requestIdFor, yogaLogging, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { listenControl } from './controlSocket.ts';
+import { listenControl, streamExport } from './controlSocket.ts';
 import { serveWebDemo } from './webDemo.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -333,13 +333,7 @@ async function exportOverHttp(req: IncomingMessage, res: ServerResponse, store: 
   if (req.method !== 'GET') return refuse(res, 405, 'use GET');
   const from = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('from') ?? 1);
   if (!Number.isSafeInteger(from) || from < 1) return refuse(res, 400, 'from must be a sequence ≥ 1', 'BAD_USER_INPUT');
-  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-  const gone = new Promise<void>((resolve) => res.once('close', resolve));
-  await exportLog(store, async (line) => {
-    if (res.destroyed) throw new Error('the client left');
-    if (!res.write(line)) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), gone]);
-  });
-  res.end();
+  await streamExport(res, store, from);
 }
 
 /** POST /admin/import: an export (NDJSON body) appended to this empty store through the writer. */

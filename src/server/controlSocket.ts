@@ -75,16 +75,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, store: LedgerSt
     case '/export': {
       const from = number('from', 1);
       if (!Number.isSafeInteger(from) || from < 1) return send(res, 400, { error: 'from must be a sequence ≥ 1' });
-      await exportLog(
-        store,
-        (line) => {
-          if (!res.write(line)) return new Promise<void>((resolve) => res.once('drain', () => resolve()));
-        },
-        from,
-        (head) => res.writeHead(200, { 'content-type': 'application/x-ndjson', 'x-evledger-head': String(head) }),
-      );
-      res.end();
-      return;
+      return streamExport(res, store, from);
     }
     case '/verify': {
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'x-evledger-head': String(store.head) });
@@ -106,6 +97,24 @@ async function answer(req: IncomingMessage, res: ServerResponse, store: LedgerSt
     default:
       return send(res, 404, { error: `no ${url.pathname} here: /export, /verify, /replay` });
   }
+}
+
+/**
+ * The log from `from` on as an NDJSON response (`x-evledger-head`: the last sequence it holds), at the
+ * pace the client reads it; a client that leaves ends it. Shared with GET /admin/export.
+ */
+export async function streamExport(res: ServerResponse, store: LedgerStore, from: number): Promise<void> {
+  const gone = new Promise<void>((resolve) => res.once('close', resolve));
+  await exportLog(
+    store,
+    async (line) => {
+      if (res.destroyed) throw new Error('the client left');
+      if (!res.write(line)) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), gone]);
+    },
+    from,
+    (head) => res.writeHead(200, { 'content-type': 'application/x-ndjson', 'x-evledger-head': String(head) }),
+  );
+  res.end();
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -54,7 +54,6 @@ export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del
 
 /** A batch's ops already packed for the write thread (see Rocks.fill), not yet written. */
 export interface FilledBatch {
-  readonly ops: readonly BatchOp[];
   /** Null when there is nothing to write. Moved to the write thread by the write: written once. */
   readonly packed: Buffer | null;
 }
@@ -149,7 +148,7 @@ export class Rocks {
    * write, which the append pipeline does for the next batch while the previous one is being written.
    */
   fill(ops: readonly BatchOp[]): FilledBatch {
-    return { ops, packed: ops.length === 0 ? null : pack(ops) };
+    return { packed: ops.length === 0 ? null : pack(ops) };
   }
 
   /**
