@@ -6,13 +6,15 @@
 // When the failure came from RocksDB (a full disk), the writer reopens the store before it decides
 // anything else, and adopts the failed batch if reopening finds it stored after all (see recover()).
 import { randomUUID } from 'node:crypto';
-import { fingerprintOf, fingerprintOfEvent, transactionIdOf, type Command } from '../domain/commands.ts';
+import { fingerprintOf, transactionIdOf, type Command } from '../domain/commands.ts';
 import { decide, type PriorTransaction } from '../domain/decider.ts';
 import type { DomainError } from '../domain/errors.ts';
 import { CURRENT_SCHEMA_VERSION, accountIdsOf, type RecordedEvent } from '../domain/events.ts';
 import type { LedgerState } from '../domain/ledger.ts';
 import { sequence, type AccountState, type Sequence } from '../domain/types.ts';
-import { BlockWriter, GENESIS_HASH, decodeHead, decodeTransaction } from './codec.ts';
+import { fingerprintOfEvent } from '../domain/commands.ts';
+import { BlockWriter, GENESIS_HASH, blockEntries, chainHash, decodeEvent, decodeHead, decodeTransaction } from './codec.ts';
+import { localLog, type BatchLog, type DecidedBatch } from './batchLog.ts';
 import { DerivedRows } from './derivedRows.ts';
 import { logKey, metaKey, transactionKey } from './keys.ts';
 import { StoreError, type BatchOp, type FilledBatch, type Rocks } from './rocks.ts';
@@ -43,6 +45,8 @@ export interface PipelineOptions {
   readonly maxBatch: number;
   /** Called with the ops of every batch just before it is written; tests throw here to fail a write. */
   readonly beforeWrite?: ((ops: readonly BatchOp[]) => void | Promise<void>) | undefined;
+  /** Where batches are committed, given this store's RocksDB and whether to fsync; by default straight to it (batchLog.ts). */
+  readonly log?: ((rocks: Rocks, sync: boolean) => BatchLog) | undefined;
 }
 
 /** An event from an export, appended as it was: same id, time, schema version, bytes and hash. */
@@ -70,8 +74,18 @@ interface Prepared {
   readonly ops: BatchOp[] | null;
   /** The ops already packed for the write thread (done while the batch before is written), or null. */
   filled: FilledBatch | null;
+  /** The log block (in ops too), or null when nothing is appended. */
+  readonly block: Buffer | null;
   /** The hash chain's head after this batch. */
   readonly hash: Buffer;
+  /** The log's position (batches in it) after this batch. */
+  readonly position: number;
+}
+
+/** A batch of the replicated log, to be applied as it is: its block and its place in the log. */
+export interface ReplicatedBatch {
+  readonly block: Buffer;
+  readonly position: number;
 }
 
 const RETRY_AFTER_MS = 50;
@@ -88,6 +102,8 @@ export class AppendPipeline {
   private writing: Promise<void> | null = null;
   private closed = false;
   private hash: Buffer;
+  private position: number;
+  private readonly log: BatchLog;
   /** A write failed in RocksDB: nothing more is decided until the store is reopened and its head adopted. */
   private mustRecover = false;
   /** The batch whose write failed: reopening the store tells whether it was stored after all. */
@@ -99,11 +115,13 @@ export class AppendPipeline {
   constructor(
     private readonly rocks: Rocks,
     private readonly ledger: LedgerState,
-    headHash: Buffer,
+    head: { readonly hash: Buffer; readonly blocks: number },
     private readonly options: PipelineOptions,
     private readonly onCommit: (commit: Commit) => void,
   ) {
-    this.hash = headHash;
+    this.hash = head.hash;
+    this.position = head.blocks;
+    this.log = (options.log ?? localLog)(rocks, options.durability === 'fsync');
   }
 
   get queueDepth(): number {
@@ -112,6 +130,16 @@ export class AppendPipeline {
 
   get headHash(): Buffer {
     return this.hash;
+  }
+
+  /** Batches in the log: in a cluster, the stream sequence of the last batch applied here. */
+  get logPosition(): number {
+    return this.position;
+  }
+
+  /** Whether nothing is queued or being written: a clustered node applies the stream only then. */
+  get idle(): boolean {
+    return this.writing === null && this.queue.length === 0;
   }
 
   /** Decides and durably commits commands; atomic ones all commit or none does. */
@@ -235,7 +263,17 @@ export class AppendPipeline {
   private async write(batch: Prepared): Promise<void> {
     const ops = batch.ops!;
     await this.options.beforeWrite?.(ops);
-    await this.rocks.writeFilled(batch.filled ?? this.rocks.fill(ops), this.options.durability === 'fsync');
+    const { rows, draft } = batch;
+    const decided: DecidedBatch = {
+      ops,
+      filled: batch.filled,
+      block: batch.block!,
+      position: batch.position,
+      firstSequence: rows.events[0]!.sequence,
+      lastSequence: draft.head,
+      hash: batch.hash,
+    };
+    await this.log.commit(decided);
   }
 
   private takeBatch(): Unit[] {
@@ -361,7 +399,8 @@ export class AppendPipeline {
       }
     }
 
-    if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, filled: null, hash: base?.hash ?? this.hash };
+    const position = base?.position ?? this.position;
+    if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, filled: null, block: null, hash: base?.hash ?? this.hash, position };
     // Hashing and encoding happen once the batch is final, so a rolled-back group costs nothing.
     const block = new BlockWriter(base?.hash ?? this.hash, 256 * batch.events.length);
     for (const event of batch.events) {
@@ -371,8 +410,9 @@ export class AppendPipeline {
         throw new Error(`import refused at sequence ${event.sequence}: its hash does not follow from the events before it`);
       }
     }
-    const ops = batch.ops(draft, block.lastHash, { type: 'put', key: logKey(batch.events[0]!.sequence), value: block.finish() });
-    return { units, results, draft, rows: batch, ops, filled: null, hash: block.lastHash };
+    const bytes = block.finish();
+    const ops = batch.ops(draft, block.lastHash, position + 1, { type: 'put', key: logKey(batch.events[0]!.sequence), value: bytes });
+    return { units, results, draft, rows: batch, ops, filled: null, block: bytes, hash: block.lastHash, position: position + 1 };
   }
 
   /** A batch is durable: move the ledger on, tell the feed, answer the callers. */
@@ -382,10 +422,11 @@ export class AppendPipeline {
   }
 
   /** Moves the ledger and the hash chain on by a durable batch, and tells the feed. */
-  private commit(batch: Prepared): void {
+  private commit(batch: Pick<Prepared, 'draft' | 'rows' | 'hash' | 'position'>): void {
     const { draft, rows } = batch;
     draft.merge(this.ledger);
     this.hash = batch.hash;
+    this.position = batch.position;
     this.onCommit({
       fromSequence: rows.events[0]!.sequence,
       toSequence: draft.head,
@@ -439,6 +480,46 @@ export class AppendPipeline {
         `after reopening, the stored head is ${stored.sequence}; expected ${this.ledger.head}${batch?.ops ? ` or, had the failed write been stored, ${batch.draft.head}` : ''}`,
       );
     }
+  }
+
+  /**
+   * Applies batches of the replicated log that this node did not decide, in order, in one RocksDB
+   * write: the same rows as the writer wrote, from the same block bytes, so every replica holds the
+   * same log, hash chain and projection. The writer's decisions are not re-run; what is checked is
+   * that each batch continues this log: its position, its first sequence, and every event's hash.
+   */
+  async applyReplicated(batches: readonly ReplicatedBatch[]): Promise<void> {
+    if (!this.idle) throw new Error('replicated batches are applied only while this node writes nothing itself');
+    if (this.mustRecover || this.rocks.needsReopen) {
+      const refusal = await this.recover();
+      if (refusal) throw refusal;
+    }
+    const applied: Pick<Prepared, 'draft' | 'rows' | 'hash' | 'position'>[] = [];
+    const ops: BatchOp[] = [];
+    let below = this.ledger;
+    let hash = this.hash;
+    let position = this.position;
+    for (const { block, position: at } of batches) {
+      if (at !== position + 1) throw new StoreError('STORE_CORRUPT', `the replicated log skipped from batch ${position} to ${at}`);
+      const draft = below.draft();
+      const rows = new DerivedRows();
+      for (const entry of blockEntries(block)) {
+        const event = decodeEvent(entry.bytes);
+        if (event.sequence !== draft.head + 1) throw new StoreError('STORE_CORRUPT', `batch ${at} holds sequence ${event.sequence} where ${draft.head + 1} comes next`);
+        if (!chainHash(hash, entry.bytes).equals(entry.hash)) throw new StoreError('STORE_CORRUPT', `the hash of sequence ${event.sequence} (batch ${at}) does not follow from the events before it`);
+        draft.apply(event);
+        rows.add(event, accountIdsOf(event).map((id) => draft.account(id)!), event.transactionId === null ? null : fingerprintOfEvent(event));
+        hash = entry.hash;
+      }
+      if (rows.events.length === 0) throw new StoreError('STORE_CORRUPT', `batch ${at} of the replicated log holds no events`);
+      for (const op of rows.ops(draft, hash, at, { type: 'put', key: logKey(rows.events[0]!.sequence), value: block })) ops.push(op);
+      applied.push({ draft, rows, hash, position: at });
+      below = draft;
+      position = at;
+    }
+    if (applied.length === 0) return;
+    await this.rocks.write(ops, this.options.durability === 'fsync');
+    for (const batch of applied) this.commit(batch);
   }
 
   /** The committed use of each of these transaction ids (one multi-get). */

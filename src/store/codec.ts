@@ -240,11 +240,16 @@ export interface Head {
   readonly sequence: Sequence;
   readonly hash: Buffer;
   readonly timestamp: number;
+  /**
+   * Batches (log blocks) in the log: the log's position, the same on every replica — in a cluster the
+   * stream sequence of the last batch applied. Absent in heads written before it was kept.
+   */
+  readonly blocks?: number;
 }
-export const encodeHead = (h: Head): Buffer => pack([h.sequence, h.hash, h.timestamp]);
+export const encodeHead = (h: Head): Buffer => pack(h.blocks === undefined ? [h.sequence, h.hash, h.timestamp] : [h.sequence, h.hash, h.timestamp, h.blocks]);
 export function decodeHead(buf: Buffer): Head {
-  const [seq, hash, timestamp] = unpack(buf) as [Sequence, Uint8Array, number];
-  return { sequence: seq, hash: Buffer.from(hash), timestamp };
+  const [seq, hash, timestamp, blocks] = unpack(buf) as [Sequence, Uint8Array, number, number | undefined];
+  return blocks === undefined ? { sequence: seq, hash: Buffer.from(hash), timestamp } : { sequence: seq, hash: Buffer.from(hash), timestamp, blocks };
 }
 
 // --- snapshots --------------------------------------------------------------------------------

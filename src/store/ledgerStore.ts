@@ -9,7 +9,7 @@ import { accountIdsOf, type RecordedEvent } from '../domain/events.ts';
 import { LedgerState } from '../domain/ledger.ts';
 import { sequence, type AccountId, type AccountState, type Sequence } from '../domain/types.ts';
 import { validateCommand } from '../domain/validation.ts';
-import { AppendPipeline, type Commit, type ImportedEvent, type PipelineOptions } from './appendPipeline.ts';
+import { AppendPipeline, type Commit, type ImportedEvent, type PipelineOptions, type ReplicatedBatch } from './appendPipeline.ts';
 import {
   GENESIS_HASH,
   decodeAccount,
@@ -43,7 +43,7 @@ import {
 import { rebuildProjection, PROJECTION_FORMAT } from './rebuild.ts';
 import { Rocks, StoreError } from './rocks.ts';
 
-export type { Commit } from './appendPipeline.ts';
+export type { Commit, ReplicatedBatch } from './appendPipeline.ts';
 export { STORE_RETRY_AFTER_MS } from './appendPipeline.ts';
 
 /** The on-disk layout version (keys.ts); a store of another version is refused, not misread. */
@@ -80,6 +80,18 @@ export class InvalidCommandError extends Error {
   }
 }
 
+export class SequenceNotReachedError extends Error {
+  readonly code = 'SEQUENCE_NOT_REACHED';
+  constructor(
+    readonly wanted: number,
+    readonly head: number,
+    timeoutMs: number,
+  ) {
+    super(`this node has applied the log up to sequence ${head}; sequence ${wanted} did not arrive within ${timeoutMs} ms`);
+    this.name = 'SequenceNotReachedError';
+  }
+}
+
 export class LedgerStore {
   private readonly listeners = new Set<(commit: Commit) => void>();
   private readonly pipeline: AppendPipeline;
@@ -88,10 +100,10 @@ export class LedgerStore {
     readonly rocks: Rocks,
     /** The ledger now. Read it, never write it: only the pipeline moves it on. */
     readonly state: LedgerState,
-    head: Head,
+    head: { readonly hash: Buffer; readonly blocks: number },
     options: PipelineOptions,
   ) {
-    this.pipeline = new AppendPipeline(rocks, state, head.hash, options, (commit) => {
+    this.pipeline = new AppendPipeline(rocks, state, head, options, (commit) => {
       for (const listener of this.listeners) listener(commit);
     });
   }
@@ -110,7 +122,8 @@ export class LedgerStore {
       const headBytes = await rocks.get(metaKey('head'));
       const head: Head = headBytes ? decodeHead(headBytes) : { sequence: sequence(0), hash: GENESIS_HASH, timestamp: 0 };
       const state = await loadProjection(rocks, head);
-      return new LedgerStore(rocks, state, head, { ...DEFAULT_STORE_OPTIONS, ...pipeline });
+      const blocks = head.blocks ?? (await countBlocks(rocks));
+      return new LedgerStore(rocks, state, { hash: head.hash, blocks }, { ...DEFAULT_STORE_OPTIONS, ...pipeline });
     } catch (err) {
       await rocks.close();
       throw err;
@@ -127,6 +140,41 @@ export class LedgerStore {
 
   get queueDepth(): number {
     return this.pipeline.queueDepth;
+  }
+
+  /** Batches in the log: in a cluster, the stream sequence of the last batch applied here. */
+  get logPosition(): number {
+    return this.pipeline.logPosition;
+  }
+
+  /** Whether the writer has nothing queued or in flight. */
+  get idle(): boolean {
+    return this.pipeline.idle;
+  }
+
+  /** Applies batches of a replicated log that another node decided (see AppendPipeline.applyReplicated). */
+  applyReplicated(batches: readonly ReplicatedBatch[]): Promise<void> {
+    return this.pipeline.applyReplicated(batches);
+  }
+
+  /**
+   * Resolves once this store has committed `seq` (at once if it has), or rejects with SEQUENCE_NOT_REACHED
+   * after `timeoutMs`: how a read on one node of a cluster waits for a write acknowledged by another.
+   */
+  waitForSequence(seq: number, timeoutMs: number): Promise<void> {
+    if (seq <= this.head) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stop();
+        reject(new SequenceNotReachedError(seq, this.head, timeoutMs));
+      }, timeoutMs);
+      const stop = this.onCommit((commit) => {
+        if (commit.toSequence < seq) return;
+        clearTimeout(timer);
+        stop();
+        resolve();
+      });
+    });
   }
 
   /** Whether the writer takes commands now: the store is open, not closing, and not suspended by a failed write. */
@@ -305,3 +353,10 @@ async function loadProjection(rocks: Rocks, head: Head): Promise<LedgerState> {
 }
 
 const lastSequenceOf = (block: Buffer): number => decodeBlock(block).at(-1)?.sequence ?? 0;
+
+/** For a head written before it kept the log's position: the blocks in the log, counted once. */
+async function countBlocks(rocks: Rocks): Promise<number> {
+  let blocks = 0;
+  for await (const _ of rocks.range({ gte: LOG_START, lte: LOG_END })) blocks++;
+  return blocks;
+}

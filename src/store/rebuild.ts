@@ -25,6 +25,7 @@ export async function rebuildProjection(rocks: Rocks): Promise<void> {
   for (const [from, to] of DERIVED_RANGES) await rocks.clear(Buffer.from(from), Buffer.from(to));
   const state = new LedgerState();
   let hash = GENESIS_HASH;
+  let blocks = 0;
   for await (const [, block] of rocks.range({ gte: LOG_START, lte: LOG_END })) {
     const rows = new DerivedRows();
     for (const entry of blockEntries(block)) {
@@ -33,7 +34,7 @@ export async function rebuildProjection(rocks: Rocks): Promise<void> {
       rows.add(event, accountIdsOf(event).map((id) => state.account(id)!), event.transactionId === null ? null : fingerprintOfEvent(event));
       hash = entry.hash;
     }
-    await rocks.write(rows.ops(state, hash), false);
+    await rocks.write(rows.ops(state, hash, ++blocks), false);
   }
   const version = Buffer.alloc(4);
   version.writeUInt32BE(PROJECTION_FORMAT);

@@ -271,7 +271,8 @@ describe('a store written with v1 events', () => {
     let writes = 0;
     rocks.write = (ops, sync) => (++writes > 2 ? Promise.reject(new Error('killed')) : write(ops, sync));
     await expect(rebuildProjection(rocks)).rejects.toThrow('killed');
-    expect(decodeHead((await rocks.get(metaKey('head')))!)).toEqual(fixture.blockHeads[1]);
+    // The rebuild's head also counts the blocks (the log's position), which v1 heads did not.
+    expect(decodeHead((await rocks.get(metaKey('head')))!)).toEqual({ ...fixture.blockHeads[1], blocks: 2 });
     expect(await rocks.get(metaKey('projection'))).toBeUndefined();
     await rocks.close();
 
