@@ -16,6 +16,7 @@ const USAGE = `usage: evledger <command> [flags]
   serve   [--host H] [--port P] [--data DIR] [--durability fsync|none] [--snapshot-interval N] [--queue-limit N]
           [--max-body-bytes N] [--log-level L] [--rate-limit N] [--insecure]
           [--jwt-secret S | --jwt-public-key PEM_OR_FILE] [--jwt-issuer I] [--jwt-audience A]   (README: Configuration)
+          [--nats-url nats://H:P,… [--nats-stream S] [--nats-replicas N] [--node-id ID]]   (README: Running a cluster)
   verify  [--data DIR]          walk the whole store; exit 1 at the first inconsistency
           (verify, replay and export read a store a running server holds through that server)
   replay  [--data DIR] --to N   print the ledger rebuilt by replaying the log to sequence N
@@ -56,7 +57,8 @@ async function serve(argv: string[]): Promise<number> {
   // The API does not need the page: if the build fails, say so and serve without it.
   await ensureWebDemoBuilt().catch((err) => console.error(`evledger: could not build the web demo (${(err as Error).message}); / shows a placeholder`));
   const app = await buildApp(config).start();
-  console.log(`evledger serving ${app.url}/graphql (GraphiQL), ${app.url}/ (demo), store ${config.dataDir} at head ${app.store.head}`);
+  const cluster = app.cluster && `, node ${app.cluster.nodeId} of the cluster on ${config.cluster!.urls} (stream ${config.cluster!.stream})`;
+  console.log(`evledger serving ${app.url}/graphql (GraphiQL), ${app.url}/ (demo), store ${config.dataDir} at head ${app.store.head}${cluster ?? ''}`);
   let firstSignalAt: number | null = null;
   const shutdown = (signal: string) => {
     if (firstSignalAt !== null) {

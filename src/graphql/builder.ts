@@ -6,11 +6,21 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import type { LiveHub } from '../live/liveHub.ts';
 import type { PointInTime } from '../projection/pointInTime.ts';
 import type { Snapshotter } from '../projection/snapshots.ts';
-import type { LedgerStore } from '../store/ledgerStore.ts';
+import type { CommandResult, LedgerStore } from '../store/ledgerStore.ts';
+import type { Command } from '../domain/commands.ts';
 import type { Viewer } from './access.ts';
+
+/** Where mutations send commands: the store itself, or a cluster node that forwards them to the writer. */
+export interface CommandSink {
+  execute(commands: readonly Command[], options?: { atomic?: boolean }): Promise<CommandResult[]>;
+}
 
 export interface Context {
   readonly store: LedgerStore;
+  /** Where commands go; absent: straight to `store`. */
+  readonly commands?: CommandSink;
+  /** In a cluster: the store is a replica, which may not have applied yet a sequence that another node has. */
+  readonly replica?: boolean;
   readonly pointInTime: PointInTime;
   readonly live: LiveHub;
   /** Who is asking: their role and the accounts they may see. */

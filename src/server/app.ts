@@ -1,6 +1,7 @@
 // The app: one node:http server carrying yoga (GraphQL over HTTP and SSE) and graphql-ws on /graphql,
 // /healthz (liveness), /readyz (readiness), /metrics (Prometheus), and the web demo on /. `buildApp(config)` is how both `npm start` and the tests assemble it.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
@@ -21,7 +22,8 @@ import { sharedSubscribe } from '../graphql/sharedSubscriptions.ts';
 import { LiveHub } from '../live/liveHub.ts';
 import { PointInTime } from '../projection/pointInTime.ts';
 import { Snapshotter } from '../projection/snapshots.ts';
-import { LedgerStore, STORE_RETRY_AFTER_MS } from '../store/ledgerStore.ts';
+import { LedgerStore, SequenceNotReachedError, STORE_RETRY_AFTER_MS } from '../store/ledgerStore.ts';
+import { ClusterNode } from '../cluster/clusterNode.ts';
 import { importLog } from '../store/exportImport.ts';
 import { AuthError, authorizationOf, createAuthenticator, type Authenticator } from './auth.ts';
 import { checkExposure, type Config } from './config.ts';
@@ -32,6 +34,24 @@ import { listenControl, streamExport } from './controlSocket.ts';
 import { serveWebDemo } from './webDemo.ts';
 
 export const GRAPHQL_PATH = '/graphql';
+
+/**
+ * Read-your-writes across the nodes of a cluster: a request with `Evledger-Min-Sequence: N` (the
+ * `sequence` a mutation returned on any node) is answered only once this node has applied N, waiting
+ * at most this long.
+ */
+export const MIN_SEQUENCE_HEADER = 'evledger-min-sequence';
+export const MIN_SEQUENCE_WAIT_MS = 5_000;
+
+function minSequenceOf(req: IncomingMessage | undefined): number {
+  const raw = req?.headers[MIN_SEQUENCE_HEADER];
+  if (raw === undefined) return 0;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isSafeInteger(n) || n < 0) {
+    throw new GraphQLError(`the ${MIN_SEQUENCE_HEADER} header must be a sequence (a non-negative integer), got ${JSON.stringify(raw)}`, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+  }
+  return n;
+}
 
 /** Query shape limits: generous for real clients, fatal for amplification attacks. */
 export const QUERY_LIMITS = {
@@ -105,6 +125,8 @@ const KEEP_ALIVE_MS = 12_000; // 12 seconds
 
 export interface App {
   readonly store: LedgerStore;
+  /** This node of a cluster, or null for the embedded single node. */
+  readonly cluster: ClusterNode | null;
   readonly url: string;
   readonly port: number;
   stop(): Promise<void>;
@@ -131,20 +153,43 @@ export function buildApp(config: Config, options: AppOptions = {}) {
       checkExposure(config);
       const auth = createAuthenticator(config);
       const logger = createLogger(config.logLevel, options.logDestination);
-      const store = await LedgerStore.open(config.dataDir, { durability: config.durability, queueLimit: config.queueLimit });
+      const storeOptions = { durability: config.durability, queueLimit: config.queueLimit };
+      const cluster = config.cluster
+        ? await ClusterNode.open(config.dataDir, storeOptions, {
+            ...config.cluster,
+            nodeId: config.cluster.nodeId ?? `${hostname()}-${config.port}`,
+            log: (level, message, details) => logger[level](details ?? {}, message),
+          })
+        : null;
+      const store = cluster?.store ?? (await LedgerStore.open(config.dataDir, storeOptions));
       const snapshotter = await Snapshotter.start(store, config.snapshotInterval);
       const live = new LiveHub(store);
-      const metrics = createMetrics({ store, live, logger, requestIdOf });
-      const context: Omit<Context, 'viewer'> = { store, pointInTime: new PointInTime(store), live, snapshotter, telemetry: metrics.telemetry };
+      const metrics = createMetrics({ store, live, logger, requestIdOf, cluster });
+      const context: Omit<Context, 'viewer'> = {
+        store,
+        commands: cluster ?? store,
+        replica: cluster !== null,
+        pointInTime: new PointInTime(store),
+        live,
+        snapshotter,
+        telemetry: metrics.telemetry,
+      };
       const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, Context>({
         schema,
         graphqlEndpoint: GRAPHQL_PATH,
         // graphql-ws passes the viewer it authenticated at connection_init; HTTP requests were authenticated
         // in handle(). With authentication on, an operation without a viewer is refused, never let through.
-        context: (initial: { req: IncomingMessage; viewer?: Viewer }): Context => {
+        context: (initial: { req: IncomingMessage; viewer?: Viewer }): Context | Promise<Context> => {
           const viewer = initial.viewer ?? viewers.get(initial.req) ?? (auth.enabled ? null : UNRESTRICTED);
           if (!viewer) throw new GraphQLError('send a token: Authorization: Bearer <JWT>', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
-          return { ...context, viewer };
+          const minSequence = minSequenceOf(initial.req);
+          if (minSequence <= store.head) return { ...context, viewer };
+          return store.waitForSequence(minSequence, MIN_SEQUENCE_WAIT_MS).then(
+            () => ({ ...context, viewer }),
+            (err: SequenceNotReachedError) => {
+              throw new GraphQLError(err.message, { extensions: { code: err.code, head: store.head, http: { status: 503 } } });
+            },
+          );
         },
         graphiql: { title: 'evledger', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_EXAMPLE },
         // GraphiQL bundled into the page rather than fetched from a CDN: it works offline too.
@@ -175,7 +220,7 @@ export function buildApp(config: Config, options: AppOptions = {}) {
       });
 
       const lifecycle = { stopping: false };
-      const server = createServer((req, res) => handle(req, res, { yoga, store, config, metrics, logger, auth, lifecycle }));
+      const server = createServer((req, res) => handle(req, res, { yoga, store, cluster, config, metrics, logger, auth, lifecycle }));
       const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
       const wsServer = attachGraphqlWs(wss, yoga, auth);
       server.on('upgrade', (req, socket, head) => {
@@ -198,6 +243,7 @@ export function buildApp(config: Config, options: AppOptions = {}) {
       let stopping: Promise<void> | null = null;
       return {
         store,
+        cluster,
         port,
         url: `http://${host}:${port}`,
         stop: () =>
@@ -214,7 +260,7 @@ export function buildApp(config: Config, options: AppOptions = {}) {
             await snapshotter.stop();
             live.close();
             metrics.close();
-            await store.close();
+            await (cluster ?? store).close();
             logger.flush();
           })()),
       };
@@ -225,6 +271,7 @@ export function buildApp(config: Config, options: AppOptions = {}) {
 interface Serving {
   readonly yoga: YogaServerInstance<any, any>;
   readonly store: LedgerStore;
+  readonly cluster: ClusterNode | null;
   readonly config: Config;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -233,9 +280,11 @@ interface Serving {
 }
 
 /** Why this node should not be sent traffic now, or null when it is ready (the store open and the writer taking commands). */
-function notReady(store: LedgerStore, lifecycle: Serving['lifecycle']): string | null {
+function notReady(store: LedgerStore, cluster: ClusterNode | null, lifecycle: Serving['lifecycle']): string | null {
   if (lifecycle.stopping) return 'shutting down';
   if (!store.rocks.open) return 'the store is closed';
+  // A replica is ready once connected and caught up with the stream; it writes only through the writer.
+  if (cluster) return cluster.notReady();
   if (store.acceptingWrites) return null;
   if (store.rocks.needsReopen) {
     // A balancer that takes this node out of rotation sends no commands, and a command is what
@@ -275,11 +324,12 @@ function handle(req: IncomingMessage, res: ServerResponse, serving: Serving): vo
   if (path === '/readyz') {
     // Liveness is /healthz (the process serves, reads work); readiness also needs the writer, since
     // a node that refuses every command should get no traffic while another can take it.
-    const reason = notReady(store, serving.lifecycle);
+    const reason = notReady(store, serving.cluster, serving.lifecycle);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
     if (reason) headers['retry-after'] = String(Math.ceil(STORE_RETRY_AFTER_MS / 1000));
     res.writeHead(reason ? 503 : 200, headers);
-    res.end(JSON.stringify(reason ? { status: 'not ready', reason, head: store.head } : { status: 'ready', head: store.head }));
+    const cluster = serving.cluster?.status;
+    res.end(JSON.stringify({ ...(reason ? { status: 'not ready', reason } : { status: 'ready' }), head: store.head, ...(cluster && { cluster }) }));
     return;
   }
   if (path === GRAPHQL_PATH) {
@@ -295,6 +345,9 @@ function handle(req: IncomingMessage, res: ServerResponse, serving: Serving): vo
   if (path === '/admin/export' || path === '/admin/import') {
     authenticated(req, res, auth, (viewer) => {
       if (viewer.role !== 'admin' || viewer.accounts !== null) return refuse(res, 403, `${path} needs an admin token for every account`, 'FORBIDDEN');
+      if (path === '/admin/import' && serving.cluster) {
+        return refuse(res, 409, 'import into a single node (no NATS_URL), then start the cluster empty and append through it: a cluster node only applies what its stream holds', 'CONFLICT');
+      }
       const work = path === '/admin/export' ? exportOverHttp(req, res, store) : importOverHttp(req, res, store);
       work.catch((err) => {
         logger.error({ err, requestId }, `${path} failed`);

@@ -34,6 +34,19 @@ export interface Config {
   readonly jwtIssuer: string | null;
   /** Required `aud` of every token. @default unset (not checked) */
   readonly jwtAudience: string | null;
+  /** Run as a node of a cluster on this NATS JetStream (DESIGN §7); null: the embedded single node. @default unset */
+  readonly cluster: ClusterConfig | null;
+}
+
+export interface ClusterConfig {
+  /** Comma-separated nats:// URLs (NATS_URL). */
+  readonly urls: string;
+  /** The stream holding the log (NATS_STREAM). @default 'evledger' */
+  readonly stream: string;
+  /** Replicas of the stream (NATS_REPLICAS): 3 survives one NATS server lost. @default 3 */
+  readonly replicas: number;
+  /** This node's name in the cluster (NODE_ID). @default hostname-port */
+  readonly nodeId: string | null;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -51,6 +64,7 @@ export const DEFAULT_CONFIG: Config = {
   jwtPublicKey: null,
   jwtIssuer: null,
   jwtAudience: null,
+  cluster: null,
 };
 
 const OPTIONS = {
@@ -67,6 +81,10 @@ const OPTIONS = {
   'jwt-public-key': { type: 'string', env: 'JWT_PUBLIC_KEY' },
   'jwt-issuer': { type: 'string', env: 'JWT_ISSUER' },
   'jwt-audience': { type: 'string', env: 'JWT_AUDIENCE' },
+  'nats-url': { type: 'string', env: 'NATS_URL' },
+  'nats-stream': { type: 'string', env: 'NATS_STREAM' },
+  'nats-replicas': { type: 'string', env: 'NATS_REPLICAS' },
+  'node-id': { type: 'string', env: 'NODE_ID' },
 } as const;
 
 export class ConfigError extends Error {}
@@ -95,6 +113,14 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`LOG_LEVEL / --log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const port = int('port', DEFAULT_CONFIG.port, 0);
   if (port > 65_535) throw new ConfigError(`PORT must be at most 65535, got ${port}`);
+  const natsUrl = get('nats-url') || null;
+  if (natsUrl && !natsUrl.split(',').every((u) => /^(nats|tls):\/\/[^\s/]+$/.test(u.trim()))) {
+    throw new ConfigError(`NATS_URL / --nats-url must be comma-separated nats://host:port URLs, got ${JSON.stringify(natsUrl)}`);
+  }
+  const stream = get('nats-stream') || 'evledger';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(stream)) throw new ConfigError(`NATS_STREAM / --nats-stream must be 1-64 letters, digits, _ or -, got ${JSON.stringify(stream)}`);
+  const replicas = int('nats-replicas', 3, 1);
+  if (replicas > 5) throw new ConfigError(`NATS_REPLICAS must be at most 5 (JetStream's limit), got ${replicas}`);
   return {
     host: get('host') || DEFAULT_CONFIG.host,
     port,
@@ -110,6 +136,7 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     jwtPublicKey: get('jwt-public-key') || null,
     jwtIssuer: get('jwt-issuer') || null,
     jwtAudience: get('jwt-audience') || null,
+    cluster: natsUrl ? { urls: natsUrl, stream, replicas, nodeId: get('node-id') || null } : null,
   };
 }
 

@@ -9,6 +9,7 @@ import type { Viewer } from '../graphql/access.ts';
 import type { Telemetry } from '../graphql/builder.ts';
 import type { LiveHub } from '../live/liveHub.ts';
 import type { LedgerStore } from '../store/ledgerStore.ts';
+import type { ClusterNode } from '../cluster/clusterNode.ts';
 
 /** Seconds: from a fast fsync'd batch (~1 ms) to a writer stalled behind a full queue. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -33,11 +34,14 @@ export interface MetricsDeps {
   readonly logger: Logger;
   /** The request id of an operation's context (set per HTTP request by the app). */
   readonly requestIdOf: (context: unknown) => string | undefined;
+  /** This node of a cluster, or null. */
+  readonly cluster?: ClusterNode | null;
 }
 
-export function createMetrics({ store, live, logger, requestIdOf }: MetricsDeps): Metrics {
+export function createMetrics({ store, live, logger, requestIdOf, cluster = null }: MetricsDeps): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  if (cluster) clusterMetrics(registry, cluster);
 
   const appendLatency = new Histogram({
     name: 'evledger_append_latency_seconds',
@@ -162,4 +166,48 @@ export function createMetrics({ store, live, logger, requestIdOf }: MetricsDeps)
   };
 
   return { registry, telemetry, plugin, close: stopFeed };
+}
+
+/** Replication: how far this replica is behind the stream, whether it writes, and what forwarding costs. */
+function clusterMetrics(registry: Registry, cluster: ClusterNode): void {
+  new Gauge({
+    name: 'evledger_replication_lag_batches',
+    help: "Batches the stream holds that this node has not applied yet (the stream's tail minus the applied position).",
+    registers: [registry],
+    collect() {
+      const { tail, applied } = cluster.status;
+      this.set(Math.max(0, tail - applied));
+    },
+  });
+  new Gauge({
+    name: 'evledger_log_position',
+    help: 'Batches of the replicated log applied on this node (the stream sequence of the last).',
+    registers: [registry],
+    collect() {
+      this.set(cluster.status.applied);
+    },
+  });
+  new Gauge({
+    name: 'evledger_writer',
+    help: '1 while this node holds the writer role, else 0.',
+    registers: [registry],
+    collect() {
+      this.set(cluster.status.role === 'writer' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'evledger_nats_connected',
+    help: '1 while this node is connected to NATS, else 0.',
+    registers: [registry],
+    collect() {
+      this.set(cluster.status.connected ? 1 : 0);
+    },
+  });
+  const forwarded = new Histogram({
+    name: 'evledger_command_round_trip_seconds',
+    help: 'Seconds from taking commands on this node to their results applied here: through the writer (forwarded, or decided here when this node writes).',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  cluster.onForwarded = (seconds) => forwarded.observe(seconds);
 }

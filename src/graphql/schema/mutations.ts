@@ -6,6 +6,7 @@ import { accountIdsOf, type RecordedEvent } from '../../domain/events.ts';
 import { money, type AccountState } from '../../domain/types.ts';
 import { validateCommand } from '../../domain/validation.ts';
 import { STORE_RETRY_AFTER_MS, type CommandResult } from '../../store/ledgerStore.ts';
+import { ClusterError } from '../../cluster/clusterError.ts';
 import { inScope, requireAccounts, requireRole } from '../access.ts';
 import { builder, type Context } from '../builder.ts';
 import { AccountRef } from './accounts.ts';
@@ -122,11 +123,15 @@ async function execute(ctx: Context, commands: Command[], atomic: boolean): Prom
   for (const command of commands) requireAccounts(ctx.viewer, accountIdsOfCommand(command));
   try {
     const startedAt = performance.now();
-    const results = await ctx.store.execute(commands, { atomic });
+    const results = await (ctx.commands ?? ctx.store).execute(commands, { atomic });
     ctx.telemetry?.appendLatency((performance.now() - startedAt) / 1_000);
     const payloads = results.map((r, i) => toPayload(commands[i]!, r));
     return ctx.viewer.accounts ? await hideForeignOriginals(ctx, payloads) : payloads;
   } catch (err) {
+    if (err instanceof ClusterError) {
+      // In a cluster: no writer right now, or one that went away mid-command. The message says whether it may have been applied.
+      throw new GraphQLError(err.message, { extensions: { code: err.code, retryAfterMs: STORE_RETRY_AFTER_MS } });
+    }
     // The writer failed (I/O, e.g. a full disk) or is closing: the command was not acknowledged. Say so
     // plainly, and that a retry is safe: the writer reopens the store before it writes again, and should
     // the failed write turn out to be stored after all, a retry with the same transactionId returns its

@@ -70,7 +70,8 @@ export interface TopicRequest {
 
 function afterSequenceOf(value: number | null | undefined, ctx: Context): number | null {
   if (value == null) return null;
-  if (value > ctx.store.head) throw badInput(`afterSequence ${value} is past the head of the log (${ctx.store.head})`, { argument: 'afterSequence' });
+  // A replica behind the node that gave the client this sequence catches up to it, then goes on live.
+  if (value > ctx.store.head && !ctx.replica) throw badInput(`afterSequence ${value} is past the head of the log (${ctx.store.head})`, { argument: 'afterSequence' });
   return value;
 }
 

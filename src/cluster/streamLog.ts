@@ -1,0 +1,198 @@
+// The replicated log: one JetStream stream, one message per committed batch (the log block's bytes,
+// with its first and last sequence and the hash after it in headers). Stream sequence N holds the
+// log's batch N, so a node's position in the log (the head's `blocks`) is where it reads on from, and
+// the position a writer's next batch must take is what it fences on: every publish expects the last
+// stream sequence to be the batch before it (Nats-Expected-Last-Sequence), and carries the batch's
+// hash as its Nats-Msg-Id, so a retried publish is recognised as the same batch, never stored twice.
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import type { BatchLog, DecidedBatch } from '../store/batchLog.ts';
+import type { Rocks } from '../store/rocks.ts';
+import type { ReplicatedBatch } from '../store/ledgerStore.ts';
+import { ClusterError, type ClusterErrorCode } from './clusterError.ts';
+
+/** The stream's layout version: a stream of another (or of something else entirely) is refused, not misread. */
+export const LOG_FORMAT = 1;
+const DESCRIPTION = `evledger log, format ${LOG_FORMAT}: one message per committed batch`;
+export const HEADER = { format: 'Evledger-Format', first: 'Evledger-First', last: 'Evledger-Last', hash: 'Evledger-Hash' } as const;
+
+/** JetStream's "wrong last sequence": the stream moved on past what the publisher expected. */
+const WRONG_LAST_SEQUENCE = 10071;
+/** How long one publish is retried (leader elections, reconnects) before its outcome is declared unknown. */
+const PUBLISH_DEADLINE_MS = 30_000;
+const DUPLICATE_WINDOW_NS = 120e9;
+
+export const logSubject = (stream: string): string => `${stream}.log`;
+
+/** Connects to any of the comma-separated servers, or fails clearly within `timeoutMs`. */
+export async function connectNats(urls: string, name: string, timeoutMs: number): Promise<NatsConnection> {
+  const servers = urls.split(',').map((u) => u.trim()).filter(Boolean);
+  try {
+    // After the first connection, reconnect forever: a cluster node outlives any one NATS server.
+    return await connect({ servers, name, timeout: timeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 250, ignoreClusterUpdates: false });
+  } catch (cause) {
+    throw new ClusterError('NATS_UNREACHABLE', `cannot reach NATS at ${servers.join(', ')}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Creates the stream, or checks that the one there is ours; retries while JetStream elects its leaders. */
+export async function ensureStream(jsm: JetStreamManager, name: string, replicas: number, timeoutMs: number): Promise<void> {
+  const wanted: Partial<StreamConfig> & { name: string } = {
+    name,
+    description: DESCRIPTION,
+    subjects: [logSubject(name)],
+    storage: StorageType.File,
+    num_replicas: replicas,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.New,
+    deny_delete: true,
+    deny_purge: true,
+    duplicate_window: DUPLICATE_WINDOW_NS,
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const info = await jsm.streams.info(name).catch(async (err) => {
+        if (err instanceof JetStreamApiError && err.code === 10059) return jsm.streams.add(wanted);
+        throw err;
+      });
+      const c = info.config;
+      const problems = [
+        c.description !== DESCRIPTION && `its description is ${JSON.stringify(c.description ?? '')}`,
+        (c.subjects?.length !== 1 || c.subjects[0] !== logSubject(name)) && `its subjects are ${JSON.stringify(c.subjects)}`,
+        c.storage !== StorageType.File && 'it is not on file storage',
+        !(c.deny_delete && c.deny_purge) && 'it allows deleting or purging messages',
+      ].filter(Boolean);
+      if (problems.length > 0) {
+        throw new ClusterError('STREAM_FORMAT', `the JetStream stream ${name} is not an evledger log of format ${LOG_FORMAT}: ${problems.join('; ')}. Set NATS_STREAM to another name, or remove that stream.`);
+      }
+      return;
+    } catch (err) {
+      if (err instanceof ClusterError) throw err;
+      if (Date.now() > deadline) throw new ClusterError('NATS_UNREACHABLE', `JetStream did not answer for stream ${name} within ${timeoutMs} ms: ${(err as Error).message}`, { cause: err });
+      await sleep(250);
+    }
+  }
+}
+
+/** The stream's last sequence: the log position every replica is to reach. */
+export async function streamTail(jsm: JetStreamManager, stream: string): Promise<number> {
+  return (await jsm.streams.info(stream)).state.last_seq;
+}
+
+/** The hash after batch `position` as the stream holds it, or null where it holds none. */
+export async function hashAt(jsm: JetStreamManager, stream: string, position: number): Promise<string | null> {
+  if (position < 1) return null;
+  const message = await jsm.streams.getMessage(stream, { seq: position }).catch((err) => {
+    if (err instanceof JetStreamApiError && err.code === 10037) return null;
+    throw err;
+  });
+  return message?.header.get(HEADER.hash) || null;
+}
+
+/** A stream message as a batch for LedgerStore.applyReplicated, checked to be one of ours. */
+export function batchOf(message: JsMsg): ReplicatedBatch {
+  const format = message.headers?.get(HEADER.format);
+  if (format !== String(LOG_FORMAT)) {
+    throw new ClusterError('STREAM_FORMAT', `stream message ${message.seq} is not an evledger batch of format ${LOG_FORMAT} (${HEADER.format}: ${JSON.stringify(format ?? null)})`);
+  }
+  const data = message.data;
+  return { block: Buffer.from(data.buffer, data.byteOffset, data.byteLength), position: message.seq };
+}
+
+/**
+ * The writer's log: a batch is committed once the stream has it (a quorum of its replicas) and this
+ * node's RocksDB has it, fsynced. After a refused or unanswered publish the log refuses every batch
+ * until reset(): whatever is decided next rests on a head the stream may have left behind.
+ */
+export class StreamLog implements BatchLog {
+  private refusal: ClusterError | null = null;
+  /** Seconds of each acknowledged publish, for /metrics. */
+  onPublished: ((seconds: number) => void) | null = null;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+    private readonly rocks: Rocks,
+    private readonly sync: boolean,
+  ) {}
+
+  static client(nc: NatsConnection): { js: JetStreamClient; jsm: Promise<JetStreamManager> } {
+    return { js: jetstream(nc, { timeout: 5_000 }), jsm: jetstreamManager(nc, { timeout: 5_000 }) };
+  }
+
+  /** After this node caught up with the stream: batches may be published again. */
+  reset(): void {
+    this.refusal = null;
+  }
+
+  /** Refuses every batch from now until reset() (this node stopped being the writer). */
+  refuse(error: ClusterError): void {
+    this.refusal ??= error;
+  }
+
+  get refused(): ClusterError | null {
+    return this.refusal;
+  }
+
+  async commit(batch: DecidedBatch): Promise<void> {
+    if (this.refusal) throw new ClusterError('NOT_WRITER', `batch ${batch.position} was not published: this node stopped writing (${this.refusal.message})`);
+    const startedAt = performance.now();
+    await this.publish(batch);
+    this.onPublished?.((performance.now() - startedAt) / 1_000);
+    await this.rocks.writeFilled(batch.filled ?? this.rocks.fill(batch.ops), this.sync);
+  }
+
+  private async publish(batch: DecidedBatch): Promise<void> {
+    const hash = batch.hash.toString('hex');
+    const h = headers();
+    h.set(HEADER.format, String(LOG_FORMAT));
+    h.set(HEADER.first, String(batch.firstSequence));
+    h.set(HEADER.last, String(batch.lastSequence));
+    h.set(HEADER.hash, hash);
+    const deadline = Date.now() + PUBLISH_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const ack = await this.js.publish(logSubject(this.stream), batch.block, {
+          msgID: hash,
+          expect: { lastSequence: batch.position - 1 },
+          headers: h,
+          timeout: 5_000,
+        });
+        if (ack.seq === batch.position) return;
+        throw this.stop('LOG_MISMATCH', `batch ${batch.position} was stored at stream sequence ${ack.seq}${ack.duplicate ? ' (as a duplicate)' : ''}`);
+      } catch (err) {
+        if (err instanceof ClusterError) throw err;
+        if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+          // Past the duplicate window a retry of our own stored batch is refused like anyone else's: compare.
+          if (attempt > 0 && (await hashAt(this.jsm, this.stream, batch.position).catch(() => null)) === hash) return;
+          throw this.stop('LOG_MOVED', `the log moved on: batch ${batch.position} was taken by another writer (${err.message})`);
+        }
+        if (Date.now() > deadline) {
+          throw this.stop('PUBLISH_UNKNOWN', `JetStream did not acknowledge batch ${batch.position} within ${PUBLISH_DEADLINE_MS} ms (${(err as Error).message}); it may or may not be in the log`);
+        }
+        // An election ("jetstream not enabled", no responders) or a reconnect: the same publish again.
+        await sleep(Math.min(50 * 2 ** attempt, 500));
+      }
+    }
+  }
+
+  private stop(code: ClusterErrorCode, message: string): ClusterError {
+    const error = new ClusterError(code, message);
+    this.refuse(error);
+    return error;
+  }
+}
