@@ -22,6 +22,7 @@ const USAGE = `usage: evledger <command> [flags]
   replay  [--data DIR] --to N   print the ledger rebuilt by replaying the log to sequence N
   export  [--data DIR] [--from N] > log.ndjson   stream the log as NDJSON
   import  --data NEW_DIR [FILE]   rebuild an empty store from an export (stdin without FILE), checking the hash chain
+  cluster [--data DIR]          try a cluster on this machine: 3 nats-servers and 3 API nodes on ports 4001-4003
   schema  [--check]             print the SDL to schema/schema.graphql, or fail if it is stale`;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +40,10 @@ async function main(argv: string[]): Promise<number> {
       return importStore(rest);
     case 'schema':
       return schemaFile(rest.includes('--check'));
+    case 'cluster': {
+      const { runLocalCluster } = await import('./cluster/localCluster.ts');
+      return runLocalCluster(dataArgs(rest).length > 0 ? { dataDir: dataDirOf(rest) } : {});
+    }
     case '--help':
     case 'help':
       console.log(USAGE);

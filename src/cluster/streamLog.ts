@@ -181,8 +181,10 @@ export class StreamLog implements BatchLog {
           if (attempt > 0 && (await hashAt(this.jsm, this.stream, batch.position).catch(() => null)) === hash) return;
           throw this.stop('LOG_MOVED', `the log moved on: batch ${batch.position} was taken by another writer (${err.message})`);
         }
-        if (Date.now() > deadline) {
-          throw this.stop('PUBLISH_UNKNOWN', `JetStream did not acknowledge batch ${batch.position} within ${PUBLISH_DEADLINE_MS} ms (${(err as Error).message}); it may or may not be in the log`);
+        // Stepped down meanwhile: another node may write now, so stop trying; whether this batch got in,
+        // the stream will show the replica as it reads on (the callers are told it may have).
+        if (Date.now() > deadline || this.refusal) {
+          throw this.stop('PUBLISH_UNKNOWN', `JetStream did not acknowledge batch ${batch.position} (${(err as Error).message}); it may or may not be in the log — retry with the same transactionIds`);
         }
         // An election ("jetstream not enabled", no responders) or a reconnect: the same publish again.
         await sleep(Math.min(50 * 2 ** attempt, 500));

@@ -9,6 +9,7 @@ const SECTIONS: Record<string, () => Promise<{ default: Section }>> = {
   engine: () => import('./engine.ts'),
   api: () => import('./api.ts'),
   subscriptions: () => import('./subscriptions.ts'),
+  cluster: () => import('./cluster.ts'),
 };
 
 async function main(): Promise<void> {
