@@ -280,17 +280,46 @@ export class ClusterNode {
     return (this.ticking ??= this.tick().finally(() => (this.ticking = null)));
   }
 
-  /** Applies the stream from this node's position on, in batches of what has arrived, until stopped. */
+  /**
+   * Applies the stream from this node's position on, in batches of what has arrived, until stopped.
+   * NATS failing under it (an election, a lost connection, a consumer that could not be made) only
+   * pauses it: it starts again from what it has applied. A log it cannot apply stops it for good.
+   */
   private follow(): void {
-    const following: Following = { messages: null, done: Promise.resolve() };
+    const following: Following = { messages: null, done: Promise.resolve(), stopped: new AbortController() };
     this.following = following;
     following.done = (async () => {
-      const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.store.logPosition + 1 });
-      const messages = await consumer.consume({ max_messages: 512 });
-      following.messages = messages;
-      if (this.following !== following) return messages.stop(); // stopped while the consumer was being made
-      let pending: ReplicatedBatch[] = [];
-      let bytes = 0;
+      for (let attempt = 0; this.following === following && !this.closed; attempt++) {
+        try {
+          if (await this.applyStream(following)) attempt = 0;
+        } catch (err) {
+          if (this.closed || this.following !== following) return;
+          if (err instanceof StoreError || err instanceof ClusterError) {
+            this.failure = err;
+            this.options.log?.('error', 'this node stopped applying the log', { error: err.message, position: this.store.logPosition });
+            return;
+          }
+          this.options.log?.('warn', 'following the log again', { reason: (err as Error).message, position: this.store.logPosition });
+        }
+        await sleep(Math.min(100 * 2 ** attempt, 2_000), undefined, { signal: following.stopped.signal }).catch(() => {});
+      }
+    })();
+  }
+
+  /** One consumer's worth of following; true if it applied anything. */
+  private async applyStream(following: Following): Promise<boolean> {
+    const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.store.logPosition + 1 });
+    if (this.following !== following) return false;
+    const messages = await consumer.consume({ max_messages: 512 });
+    following.messages = messages;
+    if (this.following !== following) {
+      messages.stop(); // stopped while the consumer was being made
+      return false;
+    }
+    let applied = false;
+    let pending: ReplicatedBatch[] = [];
+    let bytes = 0;
+    try {
       for await (const message of messages) {
         if (message.seq <= this.store.logPosition + pending.length) continue; // redelivered after a consumer reset
         pending.push(batchOf(message));
@@ -299,21 +328,22 @@ export class ClusterNode {
         // Whatever has arrived goes into one RocksDB write: a node catching up applies many batches per fsync.
         if (message.info.pending > 0 && pending.length < APPLY_BATCHES && bytes < APPLY_BYTES) continue;
         await this.store.applyReplicated(pending);
+        applied = true;
         pending = [];
         bytes = 0;
         if (this.store.logPosition >= this.tail) this.caughtUpAt = Date.now();
       }
-    })().catch((err: Error) => {
-      if (this.closed || this.following !== following) return;
-      this.failure = err;
-      this.options.log?.('error', 'this node stopped applying the log', { error: err.message, position: this.store.logPosition });
-    });
+    } finally {
+      messages.stop();
+    }
+    return applied;
   }
 
   private async stopFollowing(): Promise<void> {
     const following = this.following;
     if (!following) return;
     this.following = null;
+    following.stopped.abort();
     following.messages?.stop();
     await following.done;
   }
@@ -322,6 +352,7 @@ export class ClusterNode {
 interface Following {
   messages: ConsumerMessages | null;
   done: Promise<void>;
+  readonly stopped: AbortController;
 }
 
 /** This node's store must hold a prefix of the stream's log: the batch at its position must hash the same. */

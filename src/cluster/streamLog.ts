@@ -32,6 +32,8 @@ export const HEADER = { format: 'Evledger-Format', first: 'Evledger-First', last
 const WRONG_LAST_SEQUENCE = 10071;
 /** How long one publish is retried (leader elections, reconnects) before its outcome is declared unknown. */
 const PUBLISH_DEADLINE_MS = 30_000;
+/** One attempt: short, so that after a leader dies the retry reaches the new one soon after its election. */
+const PUBLISH_ATTEMPT_MS = 1_500;
 const DUPLICATE_WINDOW_NS = 120e9;
 
 export const logSubject = (stream: string): string => `${stream}.log`;
@@ -170,7 +172,7 @@ export class StreamLog implements BatchLog {
           msgID: hash,
           expect: { lastSequence: batch.position - 1 },
           headers: h,
-          timeout: 5_000,
+          timeout: PUBLISH_ATTEMPT_MS,
         });
         if (ack.seq === batch.position) return;
         throw this.stop('LOG_MISMATCH', `batch ${batch.position} was stored at stream sequence ${ack.seq}${ack.duplicate ? ' (as a duplicate)' : ''}`);
