@@ -30,6 +30,8 @@ export const HEADER = { format: 'Evledger-Format', first: 'Evledger-First', last
 
 /** JetStream's "wrong last sequence": the stream moved on past what the publisher expected. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** "wrong last msg ID": the stream's last message is not the one the publisher expected. */
+const WRONG_LAST_MSG_ID = 10070;
 /** How long one publish is retried (leader elections, reconnects) before its outcome is declared unknown. */
 const PUBLISH_DEADLINE_MS = 30_000;
 /** One attempt: short, so that after a leader dies the retry reaches the new one soon after its election. */
@@ -121,6 +123,9 @@ export function batchOf(message: JsMsg): ReplicatedBatch {
  */
 export class StreamLog implements BatchLog {
   private refusal: ClusterError | null = null;
+  /** The last batch published (sent, maybe not acknowledged yet), and the last one acknowledged. */
+  private sent: { position: number; hash: string } | null = null;
+  private acked = 0;
   /** Seconds of each acknowledged publish, for /metrics. */
   onPublished: ((seconds: number) => void) | null = null;
 
@@ -139,6 +144,7 @@ export class StreamLog implements BatchLog {
   /** After this node caught up with the stream: batches may be published again. */
   reset(): void {
     this.refusal = null;
+    this.sent = null;
   }
 
   /** Refuses every batch from now until reset() (this node stopped being the writer). */
@@ -150,38 +156,73 @@ export class StreamLog implements BatchLog {
     return this.refusal;
   }
 
-  async commit(batch: DecidedBatch): Promise<void> {
+  /**
+   * Publishes the batch, and once JetStream's quorum has it, writes it here. The publish goes out at
+   * once, while the batch before may still be unacknowledged (pipelined): see publish() for its fence.
+   */
+  readonly pipelined = true;
+
+  async commit(batch: DecidedBatch, previous: Promise<void> | null): Promise<void> {
     if (this.refusal) throw new ClusterError('NOT_WRITER', `batch ${batch.position} was not published: this node stopped writing (${this.refusal.message})`);
     const startedAt = performance.now();
-    await this.publish(batch);
+    const published = this.publish(batch, previous);
+    published.catch(() => {}); // awaited below
+    const filled = batch.filled ?? this.rocks.fill(batch.ops);
+    const previousFailure = previous ? await previous.then(() => null, (err: unknown) => err) : null;
+    await published;
     this.onPublished?.((performance.now() - startedAt) / 1_000);
-    await this.rocks.writeFilled(batch.filled ?? this.rocks.fill(batch.ops), this.sync);
+    if (previousFailure) {
+      // In the stream, but the batch before is not written here: the replica reads both from the stream.
+      throw this.stop('PUBLISH_UNKNOWN', `batch ${batch.position} is in the log but the batch before failed here (${(previousFailure as Error).message}) — retry with the same transactionIds`);
+    }
+    await this.rocks.writeFilled(filled, this.sync);
   }
 
-  private async publish(batch: DecidedBatch): Promise<void> {
+  /**
+   * The fence: the stream's last message must be the batch before this one. Once that batch is
+   * acknowledged at its sequence, the last sequence says so. Before then the sequence alone is not
+   * enough: had that batch been refused because another writer's took its place, this one would be
+   * stored after the other's. So it must also be the last message by id, the batch before's hash.
+   */
+  private async publish(batch: DecidedBatch, previous: Promise<void> | null): Promise<void> {
     const hash = batch.hash.toString('hex');
     const h = headers();
     h.set(HEADER.format, String(LOG_FORMAT));
     h.set(HEADER.first, String(batch.firstSequence));
     h.set(HEADER.last, String(batch.lastSequence));
     h.set(HEADER.hash, hash);
+    const before = this.sent?.position === batch.position - 1 ? this.sent.hash : null;
+    this.sent = { position: batch.position, hash };
     const deadline = Date.now() + PUBLISH_DEADLINE_MS;
     for (let attempt = 0; ; attempt++) {
+      const unacked = before !== null && this.acked < batch.position - 1;
       try {
         const ack = await this.js.publish(logSubject(this.stream), batch.block, {
           msgID: hash,
-          expect: { lastSequence: batch.position - 1 },
+          expect: unacked ? { lastSequence: batch.position - 1, lastMsgID: before } : { lastSequence: batch.position - 1 },
           headers: h,
           timeout: PUBLISH_ATTEMPT_MS,
         });
-        if (ack.seq === batch.position) return;
-        throw this.stop('LOG_MISMATCH', `batch ${batch.position} was stored at stream sequence ${ack.seq}${ack.duplicate ? ' (as a duplicate)' : ''}`);
+        if (ack.seq !== batch.position) {
+          throw this.stop('LOG_MISMATCH', `batch ${batch.position} was stored at stream sequence ${ack.seq}${ack.duplicate ? ' (as a duplicate)' : ''}`);
+        }
+        this.acked = Math.max(this.acked, batch.position);
+        return;
       } catch (err) {
         if (err instanceof ClusterError) throw err;
-        if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+        const fenced = err instanceof JetStreamApiError && (err.code === WRONG_LAST_SEQUENCE || err.code === WRONG_LAST_MSG_ID);
+        if (fenced && unacked && previous) {
+          // It overtook the batch before (that one's retry came later), or the stream leader lost the last id
+          // (a restart): once the batch before is stored, fenced on its sequence, again.
+          if (!(await previous.then(() => true, () => false))) {
+            throw new ClusterError('NOT_WRITER', `batch ${batch.position} was not stored: the batch before it failed`);
+          }
+          continue;
+        }
+        if (fenced) {
           // Past the duplicate window a retry of our own stored batch is refused like anyone else's: compare.
           if (attempt > 0 && (await hashAt(this.jsm, this.stream, batch.position).catch(() => null)) === hash) return;
-          throw this.stop('LOG_MOVED', `the log moved on: batch ${batch.position} was taken by another writer (${err.message})`);
+          throw this.stop('LOG_MOVED', `the log moved on: batch ${batch.position} was taken by another writer (${(err as Error).message})`);
         }
         // Stepped down meanwhile: another node may write now, so stop trying; whether this batch got in,
         // the stream will show the replica as it reads on (the callers are told it may have).

@@ -74,6 +74,8 @@ interface Prepared {
   readonly ops: BatchOp[] | null;
   /** The ops already packed for the write thread (done while the batch before is written), or null. */
   filled: FilledBatch | null;
+  /** Its commit, once started: with a pipelined log, while the batch before is still being committed. */
+  written: Promise<void> | null;
   /** The log block (in ops too), or null when nothing is appended. */
   readonly block: Buffer | null;
   /** The hash chain's head after this batch. */
@@ -207,7 +209,8 @@ export class AppendPipeline {
     try {
       let next: Prepared | null = null;
       while (next || this.queue.length > 0) {
-        if (this.mustRecover || this.rocks.needsReopen) {
+        // (Not while the next batch is already being committed: its outcome comes first.)
+        if (!next?.written && (this.mustRecover || this.rocks.needsReopen)) {
           // Whatever was decided rested on a ledger that reopening may move on: decide it again after.
           if (next) this.requeue(next.units);
           next = null;
@@ -222,18 +225,32 @@ export class AppendPipeline {
         const batch = next ?? (await this.prepare(this.takeBatch(), null));
         next = null;
         if (!batch) continue;
-        const written = batch.ops ? this.write(batch) : Promise.resolve();
+        const written = batch.written ?? (batch.ops ? this.write(batch, null) : Promise.resolve());
         written.catch(() => {}); // handled below, once the next batch is decided
         if (batch.ops && this.queue.length > 0) {
           next = await this.prepare(this.takeBatch(), batch);
-          // Packing the next batch for the write thread now, while this one is written, not after it.
-          if (next?.ops) next.filled = this.rocks.fill(next.ops);
+          if (next?.ops && this.log.pipelined) {
+            next.written = this.write(next, written);
+            next.written.catch(() => {}); // handled as `batch` in the next round
+          } else if (next?.ops) {
+            // Packing the next batch for the write thread now, while this one is written, not after it.
+            next.filled = this.rocks.fill(next.ops);
+          }
         }
         try {
           await written;
         } catch (err) {
           for (const unit of batch.units) unit.reject(err);
-          if (next) this.requeue(next.units);
+          if (next?.written) {
+            // Already sent on: it fails with this batch (the log saw to it) and says whether it may be stored.
+            const failure = await next.written.then(
+              () => new Error('a batch was committed after the one before it failed'),
+              (e: unknown) => e,
+            );
+            for (const unit of next.units) unit.reject(failure);
+          } else if (next) {
+            this.requeue(next.units);
+          }
           next = null;
           if (this.rocks.needsReopen) {
             this.mustRecover = true;
@@ -260,7 +277,7 @@ export class AppendPipeline {
     for (const unit of units) this.queued += unit.commands.length;
   }
 
-  private async write(batch: Prepared): Promise<void> {
+  private async write(batch: Prepared, previous: Promise<void> | null): Promise<void> {
     const ops = batch.ops!;
     await this.options.beforeWrite?.(ops);
     const { rows, draft } = batch;
@@ -273,7 +290,7 @@ export class AppendPipeline {
       lastSequence: draft.head,
       hash: batch.hash,
     };
-    await this.log.commit(decided);
+    await this.log.commit(decided, previous);
   }
 
   private takeBatch(): Unit[] {
@@ -400,7 +417,7 @@ export class AppendPipeline {
     }
 
     const position = base?.position ?? this.position;
-    if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, filled: null, block: null, hash: base?.hash ?? this.hash, position };
+    if (batch.events.length === 0) return { units, results, draft, rows: batch, ops: null, filled: null, written: null, block: null, hash: base?.hash ?? this.hash, position };
     // Hashing and encoding happen once the batch is final, so a rolled-back group costs nothing.
     const block = new BlockWriter(base?.hash ?? this.hash, 256 * batch.events.length);
     for (const event of batch.events) {
@@ -412,7 +429,7 @@ export class AppendPipeline {
     }
     const bytes = block.finish();
     const ops = batch.ops(draft, block.lastHash, position + 1, { type: 'put', key: logKey(batch.events[0]!.sequence), value: bytes });
-    return { units, results, draft, rows: batch, ops, filled: null, block: bytes, hash: block.lastHash, position: position + 1 };
+    return { units, results, draft, rows: batch, ops, filled: null, written: null, block: bytes, hash: block.lastHash, position: position + 1 };
   }
 
   /** A batch is durable: move the ledger on, tell the feed, answer the callers. */

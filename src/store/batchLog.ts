@@ -21,11 +21,22 @@ export interface DecidedBatch {
 }
 
 export interface BatchLog {
-  /** Resolves once the batch is durable and written to this node's RocksDB; rejects if it is not committed. */
-  commit(batch: DecidedBatch): Promise<void>;
+  /**
+   * Resolves once the batch is durable and written to this node's RocksDB; rejects if it is not
+   * committed. `previous` is the commit of the batch before while that is still in flight, which only
+   * a pipelined log is given: it must not write this batch here before that one, nor at all if it fails.
+   */
+  commit(batch: DecidedBatch, previous: Promise<void> | null): Promise<void>;
+  /**
+   * Whether a batch may go out before the one before it is committed. RocksDB's writes must not
+   * (a batch written after a failed one would follow a gap); a stream's publishes may, fenced on the
+   * batch before, so the round trip to the log overlaps the local write of the batch before.
+   */
+  readonly pipelined: boolean;
 }
 
 /** The embedded store's log: one RocksDB WriteBatch, fsynced unless durability is `none`. */
 export const localLog = (rocks: Rocks, sync: boolean): BatchLog => ({
   commit: (batch) => rocks.writeFilled(batch.filled ?? rocks.fill(batch.ops), sync),
+  pipelined: false,
 });

@@ -2,7 +2,7 @@
 // loopback (R3, file storage) and in-process ClusterNodes —
 //   ceiling   raw fenced JetStream publishes of the same bytes as the engine's log blocks;
 //   single    the embedded store: bulk append and 64 concurrent callers (as engine.ts measures them);
-//   cluster   2 ClusterNodes: bulk through the writer, 64 callers split 32/32 over both nodes;
+//   cluster   2 ClusterNodes, each on its own thread (clusterPeer.ts): bulk through the writer, 64 callers split 32/32;
 //   catch-up  an empty node joining: events/s applied until it reaches the stream's tail;
 //   failover  3 SIGKILLs of the stream leader under a retrying writer: the longest gap between acks.
 // Everything runs in this order; the later parts rest on the earlier ones, so there are no parts to pick.
@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Command } from '../../src/domain/commands.ts';
@@ -20,6 +21,7 @@ import { LOG_START } from '../../src/store/keys.ts';
 import { LedgerStore, type CommandResult } from '../../src/store/ledgerStore.ts';
 import type { BatchOp } from '../../src/store/rocks.ts';
 import { startNatsCluster, type NatsCluster } from '../support/natsCluster.ts';
+import type { PeerData, PeerReply, PeerRequest } from './clusterPeer.ts';
 import { Bench, now, percentile, progress, timed, type Section } from './report.ts';
 import { appendInChunks, chunksOf, openCommands, workCommands } from './workload.ts';
 
@@ -47,6 +49,7 @@ const section: Section = {
     const started = now();
     let nats: NatsCluster | undefined;
     const nodes: ClusterNode[] = [];
+    const peers: Peer[] = [];
     let nc: NatsConnection | undefined;
     const nodeLog: string[] = [];
     try {
@@ -107,8 +110,11 @@ const section: Section = {
       const a = await open('a');
       nodes.push(a);
       await until(() => a.status.role === 'writer', 20_000, 'node a to become the writer');
-      const b = await open('b');
-      nodes.push(b);
+      const b = await startPeer(join(work, 'b'), { urls: nats.urls, stream: STREAM, replicas: 3, nodeId: 'b' }, (line) => {
+        nodeLog.push(line);
+        progress(`    [${line}]`);
+      });
+      peers.push(b);
       await appendInChunks(asStore((c) => a.execute(c)), chunksOf(openCommands(ACCOUNTS), 1_000), 1);
       await appendInChunks(asStore((c) => a.execute(c)), chunksOf(workCommands(10_000, ACCOUNTS, 11), 1_000), 8); // warm-up
       let at = { head: a.store.head, position: a.store.logPosition };
@@ -116,27 +122,31 @@ const section: Section = {
       const clusterBulk = cb.result / cb.seconds;
       const bulkPerBatch = (a.store.head - at.head) / (a.store.logPosition - at.position);
       at = { head: a.store.head, position: a.store.logPosition };
-      const forwardedAt = now();
+      // 32 loops on each node, each node on its own thread: the commands split in two (any order is accepted).
       const latencies: number[] = [];
-      const cc = await timed(() =>
-        callers(
-          [a, b].map((node) => async (cmds: readonly Command[]) => {
+      const forwarded: number[] = [];
+      const work64 = workCommands(CONCURRENT_CLUSTER, ACCOUNTS, 13);
+      const half = work64.length / 2;
+      const cc = await timed(async () => {
+        const [onA, onB] = await Promise.all([
+          callers([async (cmds: readonly Command[]) => {
             const t = now();
-            const r = await node.execute(cmds);
+            const r = await a.execute(cmds);
             latencies.push(now() - t);
             return r;
-          }),
-          workCommands(CONCURRENT_CLUSTER, ACCOUNTS, 13),
-          64,
-        ),
-      );
+          }], work64.slice(0, half), 32),
+          b.callers(work64.slice(half), 32),
+        ]);
+        forwarded.push(...onB.latencies);
+        return onA + onB.appended;
+      });
       const clusterConcurrent = cc.result / cc.seconds;
       const concurrentPerBatch = (a.store.head - at.head) / (a.store.logPosition - at.position);
-      void forwardedAt;
       // Where the 64-caller time goes: the same 64 loops all on the writer node (no forwarding, no wait on a follower).
       const cw = await timed(() => callers([(cmds) => a.execute(cmds)], workCommands(CONCURRENT_CLUSTER / 2, ACCOUNTS, 14), 64));
       const writerConcurrent = cw.result / cw.seconds;
       latencies.sort((x, y) => x - y);
+      forwarded.sort((x, y) => x - y);
 
       const ev = (value: number) => ({ value, unit: 'ev/s' });
       const g = bench.group('append: 2 ClusterNodes over JetStream R3 vs the embedded single node (same run, durability fsync)');
@@ -146,7 +156,7 @@ const section: Section = {
       bench.row(g, { measurement: 'cluster 64 callers', figure: ev(clusterConcurrent), baselineName: `ceiling: fenced publishes of a ${blocks.smallEvents}-event block (implied)`, baseline: ev(ceiling.small.msgs * blocks.smallEvents), ratio: 'percent' });
       bench.row(g, { measurement: 'cluster 64 callers, all 64 on the writer node', figure: ev(writerConcurrent), baselineName: 'single node: 64 loops of executeOne', baseline: ev(singleConcurrent), ratio: 'percent' });
       bench.row(g, { measurement: 'single node bulk', figure: ev(singleBulk), baselineName: `ceiling: fenced publishes of a ${kb(blocks.bulk)} block (implied)`, baseline: ev(ceiling.bulk.msgs * blocks.bulkEvents), ratio: 'percent' });
-      bench.note(g, `events per published batch: bulk ${bulkPerBatch.toFixed(0)}, 64 callers ${concurrentPerBatch.toFixed(1)}; 64-caller latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms (both nodes)`);
+      bench.note(g, `events per published batch: bulk ${bulkPerBatch.toFixed(0)}, 64 callers ${concurrentPerBatch.toFixed(1)}; 64-caller latency p50/p99 on the writer ${percentile(latencies, 50).toFixed(1)}/${percentile(latencies, 99).toFixed(1)} ms, forwarded from the other node ${percentile(forwarded, 50).toFixed(1)}/${percentile(forwarded, 99).toFixed(1)} ms`);
       bench.note(g, `per run: bulk ${BULK.toLocaleString('en-US')} commands, 64 callers ${CONCURRENT_SINGLE.toLocaleString('en-US')} (single) / ${CONCURRENT_CLUSTER.toLocaleString('en-US')} (cluster); ${ACCOUNTS} accounts; one round each (NATS runs on the same 2 cores)`);
 
       const gc = bench.group(`ceiling: raw fenced JetStream publishes (R3, file storage), sequential, expect.lastSequence + msgID, ${CEILING_MS / 1000} s each`);
@@ -214,6 +224,7 @@ const section: Section = {
       bench.row(gf, { measurement: `outage median of ${outages.length} kill(s) (${FAILOVERS} planned)`, figure: s(sorted[Math.floor(sorted.length / 2)]!), baselineName: 'longest ack gap, no kill', baseline: s(steadyGap), ratio: 'times', target: { on: 'figure', op: '<', value: 10 } });
       bench.note(gf, `outage = the longest gap between two acknowledgements from 1 s before the kill until 2 s after writes resumed; a.execute on node ${a.nodeId} (the writer before the kills); whole section ${((now() - started) / 1000).toFixed(0)} s`);
     } finally {
+      for (const peer of peers) await peer.close().catch((err) => progress(`  closing a peer: ${(err as Error).message}`));
       for (const node of nodes.reverse()) await node.close().catch((err) => progress(`  closing ${node.nodeId}: ${(err as Error).message}`));
       await nc?.close().catch(() => {});
       await nats?.close();
@@ -224,6 +235,42 @@ const section: Section = {
 export default section;
 
 // --- pieces --------------------------------------------------------------------------------------
+
+interface Peer {
+  callers(commands: readonly Command[], lanes: number): Promise<{ appended: number; latencies: number[] }>;
+  close(): Promise<void>;
+}
+
+/** A ClusterNode in a worker thread (clusterPeer.ts), once it has opened. */
+async function startPeer(dataDir: string, cluster: PeerData['cluster'], log: (line: string) => void): Promise<Peer> {
+  // A worker does not inherit tsx's loader: its first module registers it, then loads the peer.
+  const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(new URL('./clusterPeer.ts', import.meta.url).href)});`;
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { workerData: { dataDir, cluster } satisfies PeerData });
+  let waiting: { resolve: (reply: PeerReply) => void; reject: (err: Error) => void } | null = null;
+  const next = () => new Promise<PeerReply>((resolve, reject) => (waiting = { resolve, reject }));
+  worker.on('message', (reply: PeerReply) => {
+    if (reply.type === 'log') return log(reply.line);
+    if (reply.type === 'failed') waiting?.reject(new Error(`peer ${cluster.nodeId}: ${reply.message}`));
+    else waiting?.resolve(reply);
+  });
+  worker.on('error', (err) => waiting?.reject(err));
+  await next();
+  return {
+    async callers(commands, lanes) {
+      const reply = next();
+      worker.postMessage({ type: 'callers', commands, lanes } satisfies PeerRequest);
+      const r = await reply;
+      if (r.type !== 'callers') throw new Error(`peer ${cluster.nodeId} answered ${r.type}`);
+      return r;
+    },
+    async close() {
+      const reply = next();
+      worker.postMessage({ type: 'close' } satisfies PeerRequest);
+      await reply;
+      await worker.terminate();
+    },
+  };
+}
 
 /** The log block of one of the engine's batches (the one L key's value), or null. */
 function logBlockOf(ops: readonly BatchOp[]): Buffer | null {

@@ -54,12 +54,13 @@ describe('natsCluster: a 3-node JetStream cluster of real nats-server processes'
    * API error is an answer; an election shows as "jetstream is not enabled" (no responders) and a
    * lost server as a timeout, and the msgID makes the retry of a publish stored unacknowledged safe.
    */
-  async function publishNext(withinMs: number): Promise<number> {
+  async function publishNext(withinMs: number, fence: 'sequence' | 'sequence and id' = 'sequence'): Promise<number> {
     const id = `entry-${last + 1}`;
     const deadline = Date.now() + withinMs;
     for (;;) {
       try {
-        const ack = await js.publish(SUBJECT, id, { msgID: id, expect: { lastSequence: last }, timeout: 1_000 });
+        const expected = fence === 'sequence' ? { lastSequence: last } : { lastSequence: last, lastMsgID: `entry-${last}` };
+        const ack = await js.publish(SUBJECT, id, { msgID: id, expect: expected, timeout: 1_000 });
         expect(ack.seq).toBe(last + 1);
         return (last = ack.seq);
       } catch (err) {
@@ -115,6 +116,17 @@ describe('natsCluster: a 3-node JetStream cluster of real nats-server processes'
     // The duplicate check comes first: a retry of a stored entry, fence now stale, gets its first ack back.
     const retried = await js.publish(SUBJECT, 'entry-3', { msgID: 'entry-3', expect: { lastSequence: 2 } });
     expect(retried).toMatchObject({ seq: 3, duplicate: true });
+    // A batch sent before the one it follows is acknowledged (StreamLog pipelines them) is fenced on
+    // that one's id as well: had another writer's batch taken that sequence, the sequence alone would pass.
+    const taken = await js.publish(SUBJECT, 'other writer', { msgID: 'other-6', expect: { lastSequence: 5 } });
+    expect(taken.seq).toBe(6);
+    const mine = await js.publish(SUBJECT, 'mine', { msgID: 'mine-6', expect: { lastSequence: 5 } }).catch((err: unknown) => err);
+    expect((mine as JetStreamApiError).code).toBe(JetStreamApiCodes.StreamWrongLastSequence);
+    const after = await js.publish(SUBJECT, 'after mine', { msgID: 'mine-7', expect: { lastSequence: 6, lastMsgID: 'mine-6' } }).catch((err: unknown) => err);
+    expect(after).toBeInstanceOf(JetStreamApiError);
+    expect((after as JetStreamApiError).code).toBe(10070); // wrong last msg id
+    await js.publish(SUBJECT, 'entry-7', { msgID: 'entry-7', expect: { lastSequence: 6, lastMsgID: 'other-6' } });
+    last = 7;
     // A large batch fits in one message (max_payload 8 MiB).
     expect(nc.info?.max_payload).toBe(8 * 1024 * 1024);
   });
@@ -124,7 +136,8 @@ describe('natsCluster: a 3-node JetStream cluster of real nats-server processes'
     const killedAt = Date.now();
     await leader.kill();
     expect(leader.running).toBe(false);
-    await publishNext(FAILOVER_MS);
+    // The new leader knows the last message's id: a fence on it holds across the failover.
+    await publishNext(FAILOVER_MS, 'sequence and id');
     const outageMs = Date.now() - killedAt;
     await annotate(`publishes resumed ${outageMs} ms after the SIGKILL of ${leader.name}`);
     expect(outageMs).toBeLessThan(FAILOVER_MS);
