@@ -8,7 +8,7 @@
 // follows again, and the commands it could not publish are sent on to whoever writes now.
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Command } from '../domain/commands.ts';
 import { validateCommand } from '../domain/validation.ts';
@@ -16,7 +16,7 @@ import { InvalidCommandError, LedgerStore, type CommandResult, type LedgerStoreO
 import { StoreError } from '../store/rocks.ts';
 import { commandSubject, decode, encode, serveCommands, type ForwardedReply, type ForwardedRequest } from './forwarding.ts';
 import { ClusterError } from './clusterError.ts';
-import { StreamLog, batchOf, connectNats, ensureStream, hashAt, streamTail } from './streamLog.ts';
+import { StreamLog, batchOf, connectNats, ensureStream, formatProblems, hashAt, streamTail } from './streamLog.ts';
 import { WriterLease } from './writerLease.ts';
 
 export interface ClusterOptions {
@@ -92,10 +92,11 @@ export class ClusterNode {
     const timeoutMs = options.connectTimeoutMs ?? 15_000;
     const nc = await connectNats(options.urls, `evledger ${nodeId}`, timeoutMs);
     try {
-      const { js, jsm: jsmPromise } = StreamLog.client(nc);
-      const jsm = await jsmPromise;
+      const { js, jsm: makeJsm } = StreamLog.client(nc);
+      // A server without JetStream, or a cluster still electing its meta leader, says "not enabled".
+      const jsm = await retrying(timeoutMs, options.urls, makeJsm);
       await ensureStream(jsm, stream, replicas, timeoutMs);
-      const lease = await retrying(timeoutMs, () => WriterLease.open(js, stream, replicas, nodeId, options.leaseTtlMs ?? 3_000));
+      const lease = await retrying(timeoutMs, options.urls, () => WriterLease.open(js, stream, replicas, nodeId, options.leaseTtlMs ?? 3_000));
       let log: StreamLog | null = null;
       const store = await LedgerStore.open(dataDir, {
         ...storeOptions,
@@ -213,8 +214,11 @@ export class ClusterNode {
   /** Every third of the lease's TTL: the stream's tail (for lag and readiness), then the lease. */
   private async tick(): Promise<void> {
     try {
-      this.tail = Math.max(this.tail, await streamTail(this.jsm, this.stream));
+      const info = await this.jsm.streams.info(this.stream);
+      this.tail = Math.max(this.tail, info.state.last_seq);
       if (this.store.logPosition >= this.tail) this.caughtUpAt = Date.now();
+      const problem = streamProblem(this.stream, info, this.store.logPosition);
+      if (problem) this.fail(problem);
     } catch {
       // JetStream is electing or unreachable: readiness says so through `connected` or the lag.
     }
@@ -294,11 +298,7 @@ export class ClusterNode {
           if (await this.applyStream(following)) attempt = 0;
         } catch (err) {
           if (this.closed || this.following !== following) return;
-          if (err instanceof StoreError || err instanceof ClusterError) {
-            this.failure = err;
-            this.options.log?.('error', 'this node stopped applying the log', { error: err.message, position: this.store.logPosition });
-            return;
-          }
+          if (err instanceof StoreError || err instanceof ClusterError) return this.fail(err);
           this.options.log?.('warn', 'following the log again', { reason: (err as Error).message, position: this.store.logPosition });
         }
         await sleep(Math.min(100 * 2 ** attempt, 2_000), undefined, { signal: following.stopped.signal }).catch(() => {});
@@ -308,6 +308,8 @@ export class ClusterNode {
 
   /** One consumer's worth of following; true if it applied anything. */
   private async applyStream(following: Following): Promise<boolean> {
+    const problem = streamProblem(this.stream, await this.jsm.streams.info(this.stream), this.store.logPosition);
+    if (problem) throw problem;
     const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.store.logPosition + 1 });
     if (this.following !== following) return false;
     const messages = await consumer.consume({ max_messages: 512 });
@@ -319,24 +321,46 @@ export class ClusterNode {
     let applied = false;
     let pending: ReplicatedBatch[] = [];
     let bytes = 0;
+    // One write in flight while the next batches arrive and are derived: catching up overlaps the fsyncs.
+    let writing: Promise<void> | null = null;
+    let received = this.store.logPosition;
     try {
       for await (const message of messages) {
-        if (message.seq <= this.store.logPosition + pending.length) continue; // redelivered after a consumer reset
+        if (message.seq <= received) continue; // redelivered after a consumer reset
+        received = message.seq;
         pending.push(batchOf(message));
         bytes += message.data.byteLength;
         this.tail = Math.max(this.tail, message.seq + message.info.pending);
         // Whatever has arrived goes into one RocksDB write: a node catching up applies many batches per fsync.
         if (message.info.pending > 0 && pending.length < APPLY_BATCHES && bytes < APPLY_BYTES) continue;
-        await this.store.applyReplicated(pending);
-        applied = true;
+        const written = this.store.applyReplicated(pending);
+        written.then(() => {
+          if (this.store.logPosition >= this.tail) this.caughtUpAt = Date.now();
+        }, () => {});
         pending = [];
         bytes = 0;
-        if (this.store.logPosition >= this.tail) this.caughtUpAt = Date.now();
+        if (writing) await writing;
+        writing = written;
+        applied = true;
       }
+      await writing;
     } finally {
       messages.stop();
+      await writing?.catch(() => {});
     }
     return applied;
+  }
+
+  /** A log this node cannot apply, or a stream that may drop batches: it stops following and writing for good. */
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.options.log?.('error', 'this node stopped applying the log', { error: err.message, position: this.store.logPosition });
+    this.log.refuse(new ClusterError('NOT_WRITER', `this node stopped: ${err.message}`));
+    this.serving?.unsubscribe();
+    this.serving = null;
+    this.role = 'follower';
+    void this.stopFollowing();
   }
 
   private async stopFollowing(): Promise<void> {
@@ -369,6 +393,17 @@ async function checkReplica(store: LedgerStore, jsm: JetStreamManager, stream: s
   }
 }
 
+/** Why the stream cannot be (or no longer is) this node's log, or null. */
+function streamProblem(stream: string, info: StreamInfo, position: number): ClusterError | null {
+  const problems = formatProblems(stream, info.config);
+  if (problems.length > 0) return new ClusterError('STREAM_FORMAT', `the JetStream stream ${stream} no longer holds the whole log: ${problems.join('; ')}`);
+  const { first_seq: first, messages } = info.state;
+  if (messages > 0 && first > position + 1) {
+    return new ClusterError('LOG_MISMATCH', `the stream ${stream} starts at batch ${first}, but this node has applied only ${position}: batches ${position + 1}–${first - 1} are gone from it`);
+  }
+  return null;
+}
+
 function lastSequenceOf(results: readonly CommandResult[]): number {
   let last = 0;
   for (const r of results) {
@@ -387,13 +422,13 @@ function errorOf(error: { code: string; message: string }): Error {
 const isNoResponders = (err: unknown): boolean =>
   (err as { isNoResponders?: () => boolean }).isNoResponders?.() === true || (err as Error)?.name === 'NoRespondersError' || /no responders/i.test((err as Error)?.message ?? '');
 
-async function retrying<T>(timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
+async function retrying<T>(timeoutMs: number, urls: string, attempt: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       return await attempt();
     } catch (err) {
-      if (Date.now() > deadline) throw new ClusterError('NATS_UNREACHABLE', `JetStream did not answer within ${timeoutMs} ms: ${(err as Error).message}`, { cause: err });
+      if (Date.now() > deadline) throw new ClusterError('NATS_UNREACHABLE', `JetStream at ${urls} did not answer within ${timeoutMs} ms: ${(err as Error).message}`, { cause: err });
       await sleep(250);
     }
   }

@@ -72,13 +72,7 @@ export async function ensureStream(jsm: JetStreamManager, name: string, replicas
         if (err instanceof JetStreamApiError && err.code === 10059) return jsm.streams.add(wanted);
         throw err;
       });
-      const c = info.config;
-      const problems = [
-        c.description !== DESCRIPTION && `its description is ${JSON.stringify(c.description ?? '')}`,
-        (c.subjects?.length !== 1 || c.subjects[0] !== logSubject(name)) && `its subjects are ${JSON.stringify(c.subjects)}`,
-        c.storage !== StorageType.File && 'it is not on file storage',
-        !(c.deny_delete && c.deny_purge) && 'it allows deleting or purging messages',
-      ].filter(Boolean);
+      const problems = formatProblems(name, info.config);
       if (problems.length > 0) {
         throw new ClusterError('STREAM_FORMAT', `the JetStream stream ${name} is not an evledger log of format ${LOG_FORMAT}: ${problems.join('; ')}. Set NATS_STREAM to another name, or remove that stream.`);
       }
@@ -89,6 +83,23 @@ export async function ensureStream(jsm: JetStreamManager, name: string, replicas
       await sleep(250);
     }
   }
+}
+
+/**
+ * What makes a stream not hold the whole log: another evledger format or another use, or any limit
+ * under which JetStream would drop batches (an operator's `nats stream edit` can add one at any time).
+ */
+export function formatProblems(name: string, c: StreamConfig): string[] {
+  const unlimited = (n: number | undefined) => n === undefined || n <= 0;
+  return [
+    c.description !== DESCRIPTION && `its description is ${JSON.stringify(c.description ?? '')}`,
+    (c.subjects?.length !== 1 || c.subjects[0] !== logSubject(name)) && `its subjects are ${JSON.stringify(c.subjects)}`,
+    c.storage !== StorageType.File && 'it is not on file storage',
+    !(c.deny_delete && c.deny_purge) && 'it allows deleting or purging messages',
+    c.retention !== RetentionPolicy.Limits && `its retention is ${c.retention}, which drops messages once consumed`,
+    !(unlimited(c.max_age) && unlimited(c.max_msgs) && unlimited(c.max_bytes) && unlimited(c.max_msgs_per_subject)) &&
+      `it has a limit that drops old batches (max_age ${c.max_age}, max_msgs ${c.max_msgs}, max_bytes ${c.max_bytes}, max_msgs_per_subject ${c.max_msgs_per_subject})`,
+  ].filter((p): p is string => typeof p === 'string');
 }
 
 /** The stream's last sequence: the log position every replica is to reach. */
@@ -137,8 +148,8 @@ export class StreamLog implements BatchLog {
     private readonly sync: boolean,
   ) {}
 
-  static client(nc: NatsConnection): { js: JetStreamClient; jsm: Promise<JetStreamManager> } {
-    return { js: jetstream(nc, { timeout: 5_000 }), jsm: jetstreamManager(nc, { timeout: 5_000 }) };
+  static client(nc: NatsConnection): { js: JetStreamClient; jsm: () => Promise<JetStreamManager> } {
+    return { js: jetstream(nc, { timeout: 5_000 }), jsm: () => jetstreamManager(nc, { timeout: 5_000 }) };
   }
 
   /** After this node caught up with the stream: batches may be published again. */

@@ -46,8 +46,9 @@ export const MIN_SEQUENCE_WAIT_MS = 5_000;
 function minSequenceOf(req: IncomingMessage | undefined): number {
   const raw = req?.headers[MIN_SEQUENCE_HEADER];
   if (raw === undefined) return 0;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isSafeInteger(n) || n < 0) {
+  // Digits only: Number() would also take '', '0x1', '1e3' and ' 7 '.
+  const n = typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n)) {
     throw new GraphQLError(`the ${MIN_SEQUENCE_HEADER} header must be a sequence (a non-negative integer), got ${JSON.stringify(raw)}`, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
   }
   return n;
@@ -157,7 +158,7 @@ export function buildApp(config: Config, options: AppOptions = {}) {
       const cluster = config.cluster
         ? await ClusterNode.open(config.dataDir, storeOptions, {
             ...config.cluster,
-            nodeId: config.cluster.nodeId ?? `${hostname()}-${config.port}`,
+            nodeId: config.cluster.nodeId ?? `${hostname()}-${config.port || process.pid}`,
             log: (level, message, details) => logger[level](details ?? {}, message),
           })
         : null;

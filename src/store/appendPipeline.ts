@@ -84,6 +84,9 @@ interface Prepared {
   readonly position: number;
 }
 
+/** A replicated batch, checked and derived. */
+type Replicated = Pick<Prepared, 'draft' | 'rows' | 'hash' | 'position'>;
+
 /** A batch of the replicated log, to be applied as it is: its block and its place in the log. */
 export interface ReplicatedBatch {
   readonly block: Buffer;
@@ -113,6 +116,8 @@ export class AppendPipeline {
   /** After a reopen that failed: what commands are refused with until the next try, at nextRecoveryAt. */
   private refusal: StoreError | null = null;
   private nextRecoveryAt = 0;
+  /** The last replicated batch being written, and that write. */
+  private replicating: { readonly last: Replicated; readonly written: Promise<void> } | null = null;
 
   constructor(
     private readonly rocks: Rocks,
@@ -139,9 +144,9 @@ export class AppendPipeline {
     return this.position;
   }
 
-  /** Whether nothing is queued or being written: a clustered node applies the stream only then. */
+  /** Whether nothing is queued or being written, decided here or replicated. */
   get idle(): boolean {
-    return this.writing === null && this.queue.length === 0;
+    return this.writing === null && this.queue.length === 0 && this.replicating === null;
   }
 
   /** Decides and durably commits commands; atomic ones all commit or none does. */
@@ -207,6 +212,8 @@ export class AppendPipeline {
    */
   private async drain(): Promise<void> {
     try {
+      // Replicated batches still being written are the base of whatever is decided here.
+      await this.replicating?.written.catch(() => {});
       let next: Prepared | null = null;
       while (next || this.queue.length > 0) {
         // (Not while the next batch is already being committed: its outcome comes first.)
@@ -504,18 +511,50 @@ export class AppendPipeline {
    * write: the same rows as the writer wrote, from the same block bytes, so every replica holds the
    * same log, hash chain and projection. The writer's decisions are not re-run; what is checked is
    * that each batch continues this log: its position, its first sequence, and every event's hash.
+   * The batches are checked and their rows derived at once, on top of those still being written by
+   * the call before (so a node catching up derives the next rows during the last write's fsync);
+   * the write follows that one's, and fails if it failed.
    */
-  async applyReplicated(batches: readonly ReplicatedBatch[]): Promise<void> {
-    if (!this.idle) throw new Error('replicated batches are applied only while this node writes nothing itself');
-    if (this.mustRecover || this.rocks.needsReopen) {
-      const refusal = await this.recover();
-      if (refusal) throw refusal;
+  applyReplicated(batches: readonly ReplicatedBatch[]): Promise<void> {
+    if (this.writing !== null || this.queue.length > 0) return Promise.reject(new Error('replicated batches are applied only while this node writes nothing itself'));
+    const base = this.replicating;
+    if (!base && (this.mustRecover || this.rocks.needsReopen)) {
+      return this.recover().then((refusal) => {
+        if (refusal) throw refusal;
+        return this.applyReplicated(batches);
+      });
     }
-    const applied: Pick<Prepared, 'draft' | 'rows' | 'hash' | 'position'>[] = [];
+    let derived: ReturnType<AppendPipeline['deriveReplicated']>;
+    try {
+      derived = this.deriveReplicated(batches, base?.last ?? null);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { applied, ops } = derived;
+    if (applied.length === 0) return base?.written ?? Promise.resolve();
+    const filled = this.rocks.fill(ops);
+    const written = (async () => {
+      if (base) await base.written;
+      await this.rocks.writeFilled(filled, this.options.durability === 'fsync');
+      // Derived on top of the batches before, which are in the ledger now: read it directly.
+      applied[0]!.draft.rebase(this.ledger);
+      for (const batch of applied) this.commit(batch);
+    })();
+    const replicating = { last: applied[applied.length - 1]!, written };
+    this.replicating = replicating;
+    const done = () => {
+      if (this.replicating === replicating) this.replicating = null;
+    };
+    written.then(done, done);
+    return written;
+  }
+
+  private deriveReplicated(batches: readonly ReplicatedBatch[], base: Replicated | null): { applied: Replicated[]; ops: BatchOp[] } {
+    const applied: Replicated[] = [];
     const ops: BatchOp[] = [];
-    let below = this.ledger;
-    let hash = this.hash;
-    let position = this.position;
+    let below = base?.draft ?? this.ledger;
+    let hash = base?.hash ?? this.hash;
+    let position = base?.position ?? this.position;
     for (const { block, position: at } of batches) {
       if (at !== position + 1) throw new StoreError('STORE_CORRUPT', `the replicated log skipped from batch ${position} to ${at}`);
       const draft = below.draft();
@@ -534,9 +573,7 @@ export class AppendPipeline {
       below = draft;
       position = at;
     }
-    if (applied.length === 0) return;
-    await this.rocks.write(ops, this.options.durability === 'fsync');
-    for (const batch of applied) this.commit(batch);
+    return { applied, ops };
   }
 
   /** The committed use of each of these transaction ids (one multi-get). */
