@@ -14,7 +14,7 @@ import type { Command } from '../domain/commands.ts';
 import { validateCommand } from '../domain/validation.ts';
 import { InvalidCommandError, LedgerStore, type CommandResult, type LedgerStoreOptions, type ReplicatedBatch } from '../store/ledgerStore.ts';
 import { StoreError } from '../store/rocks.ts';
-import { commandSubject, decode, encode, serveCommands, type ForwardedReply, type ForwardedRequest } from './forwarding.ts';
+import { Forwarder, serveCommands, type ForwardedCall, type ForwardedReply } from './forwarding.ts';
 import { ClusterError } from './clusterError.ts';
 import { StreamLog, batchOf, connectNats, ensureStream, formatProblems, hashAt, streamTail } from './streamLog.ts';
 import { WriterLease } from './writerLease.ts';
@@ -69,6 +69,7 @@ export class ClusterNode {
   private serving: Subscription | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private readonly forwarder: Forwarder;
   /** Seconds of each forwarded command round trip, and of each publish, for /metrics. */
   onForwarded: ((seconds: number) => void) | null = null;
 
@@ -82,7 +83,9 @@ export class ClusterNode {
     private readonly stream: string,
     readonly nodeId: string,
     private readonly options: Required<Pick<ClusterOptions, 'forwardTimeoutMs'>> & Pick<ClusterOptions, 'log'>,
-  ) {}
+  ) {
+    this.forwarder = new Forwarder(nc, stream);
+  }
 
   /** Connects, checks the stream and this node's store against each other, and starts following. */
   static async open(dataDir: string, storeOptions: LedgerStoreOptions, options: ClusterOptions): Promise<ClusterNode> {
@@ -153,22 +156,14 @@ export class ClusterNode {
     for (let attempt = 0; ; attempt++) {
       if (this.closed) throw new Error('the ledger is closing');
       let reply: ForwardedReply;
-      if (this.role === 'writer') {
-        reply = await this.decideHere({ commands, atomic });
-      } else {
-        try {
-          const answer = await this.nc.request(commandSubject(this.stream), encode({ commands, atomic }), { timeout: Math.max(1, deadline - Date.now()) });
-          reply = decode<ForwardedReply>(answer.data);
-        } catch (err) {
-          if (!isNoResponders(err) || Date.now() > deadline) {
-            throw new ClusterError(
-              'WRITER_UNAVAILABLE',
-              `no writer answered within ${this.options.forwardTimeoutMs} ms; the commands may or may not have been applied — retry with the same transactionIds`,
-              { cause: err },
-            );
-          }
-          reply = { retry: 'no writer right now' };
-        }
+      try {
+        reply = this.role === 'writer' ? await this.decideHere({ commands, atomic }) : await this.forwarder.send({ commands, atomic }, deadline);
+      } catch (err) {
+        throw new ClusterError(
+          'WRITER_UNAVAILABLE',
+          `no writer answered within ${this.options.forwardTimeoutMs} ms; the commands may or may not have been applied — retry with the same transactionIds`,
+          { cause: err },
+        );
       }
       if ('results' in reply) {
         await this.store.waitForSequence(lastSequenceOf(reply.results), Math.max(1, deadline - Date.now()));
@@ -265,7 +260,7 @@ export class ClusterNode {
   }
 
   /** The writer's side of a command, forwarded or local: decided here, or "retry" if this node stopped writing. */
-  private async decideHere(request: ForwardedRequest): Promise<ForwardedReply> {
+  private async decideHere(request: ForwardedCall): Promise<ForwardedReply> {
     if (this.role !== 'writer') return { retry: 'this node is not the writer' };
     try {
       return { results: await this.store.execute(request.commands, { atomic: request.atomic }) };
@@ -418,9 +413,6 @@ function errorOf(error: { code: string; message: string }): Error {
   if (error.code.startsWith('STORE_')) return new StoreError(error.code as never, `on the writer: ${error.message}`);
   return new ClusterError('WRITER_UNAVAILABLE', `the writer failed the commands: ${error.message}`);
 }
-
-const isNoResponders = (err: unknown): boolean =>
-  (err as { isNoResponders?: () => boolean }).isNoResponders?.() === true || (err as Error)?.name === 'NoRespondersError' || /no responders/i.test((err as Error)?.message ?? '');
 
 async function retrying<T>(timeoutMs: number, urls: string, attempt: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
