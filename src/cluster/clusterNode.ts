@@ -153,6 +153,7 @@ export class ClusterNode {
     const atomic = options.atomic ?? false;
     const startedAt = performance.now();
     const deadline = Date.now() + this.options.forwardTimeoutMs;
+    let unanswered = false;
     for (let attempt = 0; ; attempt++) {
       if (this.closed) throw new Error('the ledger is closing');
       let reply: ForwardedReply;
@@ -171,7 +172,11 @@ export class ClusterNode {
         return reply.results;
       }
       if ('error' in reply) throw errorOf(reply.error);
-      if (Date.now() > deadline) throw new ClusterError('WRITER_UNAVAILABLE', `no writer took the commands within ${this.options.forwardTimeoutMs} ms (${reply.retry}); none was applied`);
+      if (reply.unknown) unanswered = true;
+      if (Date.now() > deadline) {
+        const outcome = unanswered ? 'they may or may not have been applied — retry with the same transactionIds' : 'none was applied';
+        throw new ClusterError('WRITER_UNAVAILABLE', `no writer took the commands within ${this.options.forwardTimeoutMs} ms (${reply.retry}); ${outcome}`);
+      }
       await sleep(Math.min(25 * 2 ** attempt, 250));
     }
   }

@@ -7,7 +7,7 @@
 // decided on its own and answered on its own: 32 callers on a follower cost the writer one message,
 // not 32, and their commands land in the same batch as they would have on the writer.
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
-import type { Command } from '../domain/commands.ts';
+import { transactionIdOf, type Command } from '../domain/commands.ts';
 import type { CommandResult } from '../store/ledgerStore.ts';
 
 export const commandSubject = (stream: string): string => `${stream}.commands`;
@@ -21,8 +21,8 @@ export interface ForwardedCall {
 export type ForwardedReply =
   /** Decided and committed (or refused by the rules) on the writer. */
   | { readonly results: CommandResult[] }
-  /** Not decided: the node asked is not the writer (any more). Ask again. */
-  | { readonly retry: string }
+  /** Not decided (the node asked is not the writer any more), or, `unknown`, unanswered and safe to send again. Ask again. */
+  | { readonly retry: string; readonly unknown?: true }
   /** Failed on the writer: the code and message of the error it raised. */
   | { readonly error: { readonly code: string; readonly message: string; readonly retryAfterMs?: number } };
 
@@ -36,6 +36,12 @@ interface Response {
 
 /** How many bytes of calls one request carries at most: well inside NATS's default 1 MiB max_payload. */
 const REQUEST_BYTES = 256 << 10;
+/**
+ * How long a request of idempotent calls waits before it is sent again. A request can vanish without
+ * "no responders": sent while the writer's subscription was still known across the NATS cluster but
+ * gone (a writer that just stepped down). Calls without transactionIds wait their whole deadline.
+ */
+const ATTEMPT_MS = 2_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -65,6 +71,8 @@ export function serveCommands(nc: NatsConnection, stream: string, decide: (call:
 interface Pending {
   readonly json: string;
   readonly deadline: number;
+  /** Every command carries a transactionId: sending it again returns the first one's result. */
+  readonly idempotent: boolean;
   readonly resolve: (reply: ForwardedReply) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -85,7 +93,8 @@ export class Forwarder {
   send(call: ForwardedCall, deadline: number): Promise<ForwardedReply> {
     return new Promise((resolve, reject) => {
       if (this.queue.length === 0) setImmediate(() => this.flush());
-      this.queue.push({ json: JSON.stringify(call), deadline, resolve, reject });
+      const idempotent = call.commands.every((command) => transactionIdOf(command) !== null);
+      this.queue.push({ json: JSON.stringify(call), deadline, idempotent, resolve, reject });
     });
   }
 
@@ -103,15 +112,20 @@ export class Forwarder {
 
   private request(calls: Pending[]): void {
     const body = encoder.encode(`{"calls":[${calls.map((c) => c.json).join(',')}]}`);
-    const timeout = Math.max(1, Math.min(...calls.map((c) => c.deadline)) - Date.now());
+    const untilDeadline = Math.max(1, Math.min(...calls.map((c) => c.deadline)) - Date.now());
+    const timeout = calls.every((c) => c.idempotent) ? Math.min(ATTEMPT_MS, untilDeadline) : untilDeadline;
     this.nc.request(commandSubject(this.stream), body, { timeout }).then(
       (answer) => {
         const { replies } = JSON.parse(decoder.decode(answer.data)) as Response;
         calls.forEach((c, i) => c.resolve(replies[i] ?? { error: { code: 'INTERNAL', message: 'the writer sent no reply for this call' } }));
       },
       (err: unknown) => {
-        if (isNoResponders(err)) for (const c of calls) c.resolve({ retry: 'no writer right now' });
-        else for (const c of calls) c.reject(err);
+        const now = Date.now();
+        for (const c of calls) {
+          if (isNoResponders(err)) c.resolve({ retry: 'no writer right now' });
+          else if (c.idempotent && now < c.deadline) c.resolve({ retry: `the writer did not answer within ${timeout} ms`, unknown: true });
+          else c.reject(err);
+        }
       },
     );
   }

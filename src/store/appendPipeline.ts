@@ -552,10 +552,12 @@ export class AppendPipeline {
   private deriveReplicated(batches: readonly ReplicatedBatch[], base: Replicated | null): { applied: Replicated[]; ops: BatchOp[] } {
     const applied: Replicated[] = [];
     const ops: BatchOp[] = [];
+    // The projection rows and head only once, after the last batch, for every account the batches touch.
+    const touched = new Set<string>();
     let below = base?.draft ?? this.ledger;
     let hash = base?.hash ?? this.hash;
     let position = base?.position ?? this.position;
-    for (const { block, position: at } of batches) {
+    for (const [i, { block, position: at }] of batches.entries()) {
       if (at !== position + 1) throw new StoreError('STORE_CORRUPT', `the replicated log skipped from batch ${position} to ${at}`);
       const draft = below.draft();
       const rows = new DerivedRows();
@@ -568,7 +570,9 @@ export class AppendPipeline {
         hash = entry.hash;
       }
       if (rows.events.length === 0) throw new StoreError('STORE_CORRUPT', `batch ${at} of the replicated log holds no events`);
-      for (const op of rows.ops(draft, hash, at, { type: 'put', key: logKey(rows.events[0]!.sequence), value: block })) ops.push(op);
+      for (const account of rows.history) touched.add(account.id);
+      const projection = i === batches.length - 1 ? touched : 'none';
+      for (const op of rows.ops(draft, hash, at, { type: 'put', key: logKey(rows.events[0]!.sequence), value: block }, projection)) ops.push(op);
       applied.push({ draft, rows, hash, position: at });
       below = draft;
       position = at;

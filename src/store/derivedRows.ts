@@ -47,8 +47,13 @@ export class DerivedRows {
    * the previous one skips most of the search, which was most of the write thread's time. Bulk
    * batches (2,000 events) written raw took 14-17 % less time sorted; the sort costs the event loop
    * ~1 µs an event, and batches of a few dozen events gain nothing measurable either way.
+   *
+   * `projection`: whose projection rows (A) and head to write: this batch's accounts (the default);
+   * none, for a batch that a later one in the same write supersedes; or the accounts of every batch
+   * of that write, for its last (replicated batches applied many to a write, whose rows would
+   * otherwise repeat every account each batch touches).
    */
-  ops(folded: LedgerState, headHash: Buffer, blocks: number, block: BatchOp | null = null): BatchOp[] {
+  ops(folded: LedgerState, headHash: Buffer, blocks: number, block: BatchOp | null = null, projection: 'batch' | 'none' | ReadonlySet<string> = 'batch'): BatchOp[] {
     const ops: BatchOp[] = [];
     // Each touched account's states after its events, in sequence order; the accounts in id order.
     const byAccount = new Map<string, AccountState[]>();
@@ -58,12 +63,13 @@ export class DerivedRows {
       else byAccount.set(a.id, [a]);
     }
     const ids = [...byAccount.keys()].sort(); // ids are ASCII (domain/validation): string order is byte order
-    for (const id of ids) ops.push({ type: 'put', key: accountKey(id), value: encodeAccount(folded.account(id)!) });
+    const projected = projection === 'batch' ? ids : projection === 'none' ? [] : [...projection].sort();
+    for (const id of projected) ops.push({ type: 'put', key: accountKey(id), value: encodeAccount(folded.account(id)!) });
     const last = folded.head;
     ops.push({ type: 'put', key: checkpointKey(last), value: encodeCheckpoint({ accountCount: folded.accountCount, totals: folded.currencyTotals() }) });
     for (const id of ids) for (const a of byAccount.get(id)!) ops.push({ type: 'put', key: historyKey(id, a.lastSequence), value: encodeHistory(a) });
     if (block) ops.push(block);
-    ops.push({ type: 'put', key: metaKey('head'), value: encodeHead({ sequence: last, hash: headHash, timestamp: folded.lastTimestamp, blocks }) });
+    if (projection !== 'none') ops.push({ type: 'put', key: metaKey('head'), value: encodeHead({ sequence: last, hash: headHash, timestamp: folded.lastTimestamp, blocks }) });
     for (const txId of [...this.transactions].sort()) {
       ops.push({ type: 'put', key: transactionKey(txId), value: encodeTransaction(this.pendingTransactions.get(txId)!) });
     }

@@ -422,7 +422,9 @@ async function outage(nats: NatsCluster, node: ClusterNode, kill: boolean, comma
     stop = true;
     await writer;
   }
-  const window = acks.filter((t) => t >= from - 1_000);
+  // From the last ack before the window on: a caller already stuck when the window opened counts too.
+  const firstIn = acks.findIndex((t) => t >= from - 1_000);
+  const window = firstIn < 0 ? acks.slice(-1) : acks.slice(Math.max(0, firstIn - 1));
   let gap = 0;
   for (let i = 1; i < window.length; i++) gap = Math.max(gap, window[i]! - window[i - 1]!);
   return { gap, errors, firstError, acks: window.length, killed, rejoin, stuck: false };
