@@ -7,7 +7,9 @@
 //   failover  3 SIGKILLs of the stream leader under a retrying writer: the longest gap between acks.
 // Everything runs in this order; the later parts rest on the earlier ones, so there are no parts to pick.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -68,16 +70,21 @@ const section: Section = {
           if (capture === 'small' && Math.abs(events - 64) < Math.abs(blocks.smallEvents - 64)) Object.assign(blocks, { small: Buffer.from(block), smallEvents: events });
         },
       });
+      const cpu = { singleBulk: NO_CPU, singleConcurrent: NO_CPU, clusterBulk: NO_CPU, clusterConcurrent: NO_CPU };
       let singleBulk: number;
       let singleConcurrent: number;
       try {
         await appendInChunks(single, chunksOf(openCommands(ACCOUNTS), 1_000), 1);
         await appendInChunks(single, chunksOf(workCommands(10_000, ACCOUNTS, 1), 1_000), 8); // warm-up
         capture = 'bulk';
+        const bCpu = cpuNow(undefined);
         const b = await timed(() => appendInChunks(single, chunksOf(workCommands(BULK, ACCOUNTS, 2), 1_000), 8));
+        cpu.singleBulk = cpuPerEvent(bCpu, undefined, b.result);
         singleBulk = b.result / b.seconds;
         capture = 'small';
+        const cCpu = cpuNow(undefined);
         const c = await timed(() => callers([(cmds) => single.execute(cmds)], workCommands(CONCURRENT_SINGLE, ACCOUNTS, 3), 64));
+        cpu.singleConcurrent = cpuPerEvent(cCpu, undefined, c.result);
         capture = null;
         singleConcurrent = c.result / c.seconds;
       } finally {
@@ -118,7 +125,9 @@ const section: Section = {
       await appendInChunks(asStore((c) => a.execute(c)), chunksOf(openCommands(ACCOUNTS), 1_000), 1);
       await appendInChunks(asStore((c) => a.execute(c)), chunksOf(workCommands(10_000, ACCOUNTS, 11), 1_000), 8); // warm-up
       let at = { head: a.store.head, position: a.store.logPosition };
+      const cbCpu = cpuNow(nats);
       const cb = await timed(() => appendInChunks(asStore((c) => a.execute(c)), chunksOf(workCommands(BULK, ACCOUNTS, 12), 1_000), 8));
+      cpu.clusterBulk = cpuPerEvent(cbCpu, nats, cb.result);
       const clusterBulk = cb.result / cb.seconds;
       const bulkPerBatch = (a.store.head - at.head) / (a.store.logPosition - at.position);
       at = { head: a.store.head, position: a.store.logPosition };
@@ -127,6 +136,7 @@ const section: Section = {
       const forwarded: number[] = [];
       const work64 = workCommands(CONCURRENT_CLUSTER, ACCOUNTS, 13);
       const half = work64.length / 2;
+      const ccCpu = cpuNow(nats);
       const cc = await timed(async () => {
         const [onA, onB] = await Promise.all([
           callers([async (cmds: readonly Command[]) => {
@@ -141,6 +151,7 @@ const section: Section = {
         return onA + onB.appended;
       });
       const clusterConcurrent = cc.result / cc.seconds;
+      cpu.clusterConcurrent = cpuPerEvent(ccCpu, nats, cc.result);
       const concurrentPerBatch = (a.store.head - at.head) / (a.store.logPosition - at.position);
       // Where the 64-caller time goes: the same 64 loops all on the writer node (no forwarding, no wait on a follower).
       const cw = await timed(() => callers([(cmds) => a.execute(cmds)], workCommands(CONCURRENT_CLUSTER / 2, ACCOUNTS, 14), 64));
@@ -157,6 +168,8 @@ const section: Section = {
       bench.row(g, { measurement: 'cluster 64 callers, all 64 on the writer node', figure: ev(writerConcurrent), baselineName: 'single node: 64 loops of executeOne', baseline: ev(singleConcurrent), ratio: 'percent' });
       bench.row(g, { measurement: 'single node bulk', figure: ev(singleBulk), baselineName: `ceiling: fenced publishes of a ${kb(blocks.bulk)} block (implied)`, baseline: ev(ceiling.bulk.msgs * blocks.bulkEvents), ratio: 'percent' });
       bench.note(g, `events per published batch: bulk ${bulkPerBatch.toFixed(0)}, 64 callers ${concurrentPerBatch.toFixed(1)}; 64-caller latency p50/p99 on the writer ${percentile(latencies, 50).toFixed(1)}/${percentile(latencies, 99).toFixed(1)} ms, forwarded from the other node ${percentile(forwarded, 50).toFixed(1)}/${percentile(forwarded, 99).toFixed(1)} ms`);
+      const us = (c: CpuPerEvent) => `${(c.own + c.nats).toFixed(1)} µs (${c.own.toFixed(1)} in the API nodes, ${c.nats.toFixed(1)} in the nats-servers)`;
+      bench.note(g, `CPU per event, every process summed: bulk ${us(cpu.clusterBulk)} vs the single node's ${us(cpu.singleBulk)}; 64 callers ${us(cpu.clusterConcurrent)} vs ${us(cpu.singleConcurrent)}. All of it shares these ${availableParallelism()} cores`);
       bench.note(g, `per run: bulk ${BULK.toLocaleString('en-US')} commands, 64 callers ${CONCURRENT_SINGLE.toLocaleString('en-US')} (single) / ${CONCURRENT_CLUSTER.toLocaleString('en-US')} (cluster); ${ACCOUNTS} accounts; one round each (NATS runs on the same 2 cores)`);
 
       const gc = bench.group(`ceiling: raw fenced JetStream publishes (R3, file storage), sequential, expect.lastSequence + msgID, ${CEILING_MS / 1000} s each`);
@@ -235,6 +248,33 @@ const section: Section = {
 export default section;
 
 // --- pieces --------------------------------------------------------------------------------------
+
+interface CpuPerEvent {
+  /** µs per event in this process (the API nodes, their threads) and in the nats-servers. */
+  readonly own: number;
+  readonly nats: number;
+}
+const NO_CPU: CpuPerEvent = { own: NaN, nats: NaN };
+
+/** CPU seconds so far: this process's, and the nats-servers' (from /proc, in clock ticks of 10 ms). */
+function cpuNow(nats: NatsCluster | undefined): { own: NodeJS.CpuUsage; nats: number } {
+  let ticks = 0;
+  for (const node of nats?.nodes ?? []) {
+    try {
+      const fields = readFileSync(`/proc/${node.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // not running
+    }
+  }
+  return { own: process.cpuUsage(), nats: ticks / 100 };
+}
+
+function cpuPerEvent(from: ReturnType<typeof cpuNow>, nats: NatsCluster | undefined, events: number): CpuPerEvent {
+  const now = cpuNow(nats);
+  const own = process.cpuUsage(from.own);
+  return { own: (own.user + own.system) / events, nats: ((now.nats - from.nats) * 1e6) / events };
+}
 
 interface Peer {
   callers(commands: readonly Command[], lanes: number): Promise<{ appended: number; latencies: number[] }>;
