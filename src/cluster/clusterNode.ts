@@ -95,6 +95,9 @@ export class ClusterNode {
     const timeoutMs = options.connectTimeoutMs ?? 15_000;
     const nc = await connectNats(options.urls, `evledger ${nodeId}`, timeoutMs);
     try {
+      if (nc.info && !nc.info.jetstream) {
+        throw new ClusterError('NATS_UNREACHABLE', `the NATS server at ${options.urls} runs without JetStream (start nats-server with -js): the log needs it`);
+      }
       const { js, jsm: makeJsm } = StreamLog.client(nc);
       // A server without JetStream, or a cluster still electing its meta leader, says "not enabled".
       const jsm = await retrying(timeoutMs, options.urls, makeJsm);
