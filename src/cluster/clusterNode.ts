@@ -315,7 +315,10 @@ export class ClusterNode {
     if (problem) throw problem;
     const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.store.logPosition + 1 });
     if (this.following !== following) return false;
-    const messages = await consumer.consume({ max_messages: 512 });
+    // The ordered consumer is one R1 consumer on one of the stream's servers; when that server dies its
+    // messages just stop. Heartbeats every second (not the client's 15 s) let it notice in about two and
+    // make a new consumer elsewhere, from the last message it delivered.
+    const messages = await consumer.consume({ max_messages: 512, expires: 5_000, idle_heartbeat: 1_000 });
     following.messages = messages;
     if (this.following !== following) {
       messages.stop(); // stopped while the consumer was being made

@@ -430,7 +430,11 @@ async function outage(nats: NatsCluster, node: ClusterNode, kill: boolean, comma
     }
   })();
   await sleep(1_000);
+  // Writes must be flowing before anything is killed: the cluster may still be settling from the kill before.
+  await until(() => acks.length >= 20 && now() - acks[acks.length - 1]! < 100, RESUME_LIMIT_MS, 'steady writes before the kill', 10);
   const from = now();
+  errors = 0;
+  firstError = undefined;
   let killed = '-';
   let rejoin = 0;
   if (kill) {
