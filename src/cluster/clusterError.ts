@@ -14,7 +14,9 @@ export type ClusterErrorCode =
   /** This node is not the writer (any more): the commands were not decided here. */
   | 'NOT_WRITER'
   /** No writer answered a forwarded command in time: it may or may not have been applied. */
-  | 'WRITER_UNAVAILABLE';
+  | 'WRITER_UNAVAILABLE'
+  /** The writer applied the commands, but this node did not apply the log that far in time. */
+  | 'REPLICA_BEHIND';
 
 export class ClusterError extends Error {
   constructor(

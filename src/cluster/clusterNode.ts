@@ -170,7 +170,14 @@ export class ClusterNode {
         );
       }
       if ('results' in reply) {
-        await this.store.waitForSequence(lastSequenceOf(reply.results), Math.max(1, deadline - Date.now()));
+        const last = lastSequenceOf(reply.results);
+        await this.store.waitForSequence(last, Math.max(1, deadline - Date.now())).catch((err: unknown) => {
+          throw new ClusterError(
+            'REPLICA_BEHIND',
+            `the commands were applied (to sequence ${last}), but this node has applied the log only to ${this.store.head} within ${this.options.forwardTimeoutMs} ms — retry with the same transactionIds for the original results`,
+            { cause: err },
+          );
+        });
         this.onForwarded?.((performance.now() - startedAt) / 1_000);
         return reply.results;
       }
@@ -236,11 +243,19 @@ export class ClusterNode {
     this.role = 'candidate';
     try {
       const tail = await streamTail(this.jsm, this.stream);
+      this.tail = Math.max(this.tail, tail);
+      // Catching up runs inside a tick: the lease is renewed here meanwhile, or given up.
       const deadline = Date.now() + 60_000;
+      let renewAt = Date.now() + this.lease.ttlMs / 3;
       while (this.store.logPosition < tail) {
-        if (this.closed || this.failure || Date.now() > deadline || !this.lease.holds) throw new Error(`not caught up (${this.store.logPosition} of ${tail})`);
+        if (this.closed || this.failure || Date.now() > deadline) throw new Error(`not caught up (${this.store.logPosition} of ${tail})`);
+        if (Date.now() >= renewAt) {
+          if (!(await this.lease.tick())) throw new Error(`the writer lease was lost while catching up (${this.store.logPosition} of ${tail})`);
+          renewAt = Date.now() + this.lease.ttlMs / 3;
+        }
         await sleep(10);
       }
+      if (!this.lease.holds) throw new Error('the writer lease ran out while catching up');
       await this.stopFollowing();
       // Nobody may publish while the lease is ours, but the lease is not what safety rests on: check.
       const now = await streamTail(this.jsm, this.stream);
@@ -315,15 +330,24 @@ export class ClusterNode {
     if (problem) throw problem;
     const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.store.logPosition + 1 });
     if (this.following !== following) return false;
-    // The ordered consumer is one R1 consumer on one of the stream's servers; when that server dies its
-    // messages just stop. Heartbeats every second (not the client's 15 s) let it notice in about two and
-    // make a new consumer elsewhere, from the last message it delivered.
+    // The ordered consumer is one R1 consumer on one of the stream's servers. When that server dies, its
+    // messages just stop, and the client waits for that server to come back. Heartbeats every second
+    // (not the client's 15 s): two missed, and this consumer is dropped for a new one, which JetStream
+    // places on a live server, from what this node has applied.
     const messages = await consumer.consume({ max_messages: 512, expires: 5_000, idle_heartbeat: 1_000 });
     following.messages = messages;
     if (this.following !== following) {
       messages.stop(); // stopped while the consumer was being made
       return false;
     }
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (s.type !== 'heartbeats_missed') continue;
+        this.options.log?.('warn', 'the stream consumer went silent: following the log again', { position: this.store.logPosition });
+        messages.stop();
+        return;
+      }
+    })().catch(() => {});
     let applied = false;
     let pending: ReplicatedBatch[] = [];
     let bytes = 0;

@@ -43,8 +43,9 @@ export class WriterLease {
     return this.held;
   }
 
+  /** Held, and renewed recently enough that no other node can have taken it. */
   get holds(): boolean {
-    return this.held;
+    return this.held && Date.now() - this.renewedAt <= (this.ttlMs * 2) / 3;
   }
 
   /** The node that holds the lease, as the bucket says now. */

@@ -239,7 +239,7 @@ async function resumedThroughEach(label: string, load: ClusterLoad, nodes: reado
     try {
       await load.waitForAcks(100, Math.max(1, since + withinMs - Date.now()), (a) => a.sentAt > since && a.target === node.base);
     } catch (err) {
-      const states = await Promise.all(nodes.map(async (n) => ({ node: n.nodeId, readyz: await n.readyz() })));
+      const states = await Promise.all(nodes.map(async (n) => ({ node: n.nodeId, readyz: await n.readyz(), log: n.server.stdout().split('\n').slice(-15) })));
       throw new Error(`${label}: writes through ${node.nodeId} did not resume within ${withinMs} ms (${(err as Error).message}); the nodes now: ${JSON.stringify(states)}`);
     }
   }

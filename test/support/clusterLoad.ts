@@ -191,7 +191,7 @@ export interface Ack {
  * applied, retry with the same transactionId" (and the store's own retryable ones), plus what a
  * client sees of a node that is gone or slow.
  */
-export const RETRYABLE = new Set(['PUBLISH_UNKNOWN', 'WRITER_UNAVAILABLE', 'NOT_WRITER', 'STORE_UNAVAILABLE', 'OVERLOADED', 'NETWORK', 'TIMEOUT']);
+export const RETRYABLE = new Set(['PUBLISH_UNKNOWN', 'WRITER_UNAVAILABLE', 'NOT_WRITER', 'LOG_MOVED', 'REPLICA_BEHIND', 'STORE_UNAVAILABLE', 'OVERLOADED', 'NETWORK', 'TIMEOUT']);
 
 export function inputOf(command: LoadCommand): { deposit: Record<string, unknown> } | { transfer: Record<string, unknown> } {
   const { type, ...input } = command;
