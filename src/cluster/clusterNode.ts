@@ -43,6 +43,8 @@ export type Role = 'follower' | 'candidate' | 'writer';
 /** Batches applied in one RocksDB write while catching up, and their bytes at most. */
 const APPLY_BATCHES = 256;
 const APPLY_BYTES = 16 << 20;
+/** How long a consumer may deliver nothing while the stream holds batches this node has not read. */
+const CONSUMER_SILENT_MS = 3_000;
 /** A node counts as caught up for this long after it last applied everything the stream held. */
 const CAUGHT_UP_GRACE_MS = 2_000;
 
@@ -330,32 +332,33 @@ export class ClusterNode {
     if (problem) throw problem;
     const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.store.logPosition + 1 });
     if (this.following !== following) return false;
-    // The ordered consumer is one R1 consumer on one of the stream's servers. When that server dies, its
-    // messages just stop, and the client waits for that server to come back. Heartbeats every second
-    // (not the client's 15 s): two missed, and this consumer is dropped for a new one, which JetStream
-    // places on a live server, from what this node has applied.
     const messages = await consumer.consume({ max_messages: 512, expires: 5_000, idle_heartbeat: 1_000 });
     following.messages = messages;
     if (this.following !== following) {
       messages.stop(); // stopped while the consumer was being made
       return false;
     }
-    void (async () => {
-      for await (const s of messages.status()) {
-        if (s.type !== 'heartbeats_missed') continue;
-        this.options.log?.('warn', 'the stream consumer went silent: following the log again', { position: this.store.logPosition });
+    // The ordered consumer is one R1 consumer on one of the stream's servers. When that server dies its
+    // messages just stop, and the client only asks that server again (it may have moved to another one
+    // itself, which cancels its heartbeat check). So: nothing for CONSUMER_SILENT_MS while the stream
+    // (as tick() reads it) holds more, and this consumer is dropped for a new one on a live server.
+    let received = this.store.logPosition;
+    let heardAt = Date.now();
+    const watchdog = setInterval(() => {
+      if (this.tail > received && Date.now() - heardAt > CONSUMER_SILENT_MS) {
+        this.options.log?.('warn', 'the stream consumer went silent: following the log again', { position: this.store.logPosition, tail: this.tail });
         messages.stop();
-        return;
       }
-    })().catch(() => {});
+    }, 500);
+    watchdog.unref();
     let applied = false;
     let pending: ReplicatedBatch[] = [];
     let bytes = 0;
     // One write in flight while the next batches arrive and are derived: catching up overlaps the fsyncs.
     let writing: Promise<void> | null = null;
-    let received = this.store.logPosition;
     try {
       for await (const message of messages) {
+        heardAt = Date.now();
         if (message.seq <= received) continue; // redelivered after a consumer reset
         received = message.seq;
         pending.push(batchOf(message));
@@ -375,6 +378,7 @@ export class ClusterNode {
       }
       await writing;
     } finally {
+      clearInterval(watchdog);
       messages.stop();
       await writing?.catch(() => {});
     }

@@ -48,8 +48,12 @@ const WRITERS = 24;
 const ACCOUNT_IDS = Array.from({ length: 24 }, (_, i) => `acct-${String(i).padStart(2, '0')}`);
 /** Large enough that no transfer of the load is ever short of funds. */
 const INITIAL_BALANCE = 1_000_000_000;
-/** The bound on the longest gap between acks around a failure. */
-const OUTAGE_BOUND_MS = 20_000;
+/**
+ * The bound on the longest gap between acks around a failure. The worst case arranged here, the stream
+ * leader lost with the follower's consumer, measured 11–16 s alone (an election of 4–9 s, 3 s of a silent
+ * consumer, a new one made once there is a leader); the bound leaves room for a loaded CI machine.
+ */
+const OUTAGE_BOUND_MS = 30_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
