@@ -227,7 +227,7 @@ const section: Section = {
         if (!kill) steadyGap = r.gap;
         else {
           outages.push(r.gap);
-          bench.note(gf, `kill ${i}: leader ${r.killed} killed; longest gap between acks ${r.gap.toFixed(0)} ms; ${r.errors} errors retried (${r.firstError ?? 'none'}); ${r.acks} acks; killed server back and caught up in ${r.rejoin.toFixed(1)} s`);
+          bench.note(gf, `kill ${i}: leader ${r.killed} killed (then led by ${r.leaderAfter}); longest gap between acks ${r.gap.toFixed(0)} ms; ${r.errors} errors retried (${r.firstError ?? 'none'}); ${r.acks} acks; killed server back and caught up in ${r.rejoin.toFixed(1)} s`);
         }
       }
       if (outages.length === 0) outages.push(NaN);
@@ -436,6 +436,7 @@ async function outage(nats: NatsCluster, node: ClusterNode, kill: boolean, comma
   errors = 0;
   firstError = undefined;
   let killed = '-';
+  let leaderAfter = '-';
   let rejoin = 0;
   if (kill) {
     const leader = await nats.streamLeader(STREAM);
@@ -451,11 +452,12 @@ async function outage(nats: NatsCluster, node: ClusterNode, kill: boolean, comma
       stop = true;
       await leader.restart().catch(() => {});
       await Promise.race([writer, sleep(20_000)]);
-      return { gap, errors, firstError, acks: acks.length, killed, rejoin: 0, stuck: true };
+      return { gap, errors, firstError, acks: acks.length, killed, leaderAfter, rejoin: 0, stuck: true };
     }
     await sleep(2_000);
     stop = true;
     await writer;
+    leaderAfter = (await nats.streamLeader(STREAM)).name;
     const back = now();
     await leader.restart();
     await nats.waitForJetStream();
@@ -471,7 +473,7 @@ async function outage(nats: NatsCluster, node: ClusterNode, kill: boolean, comma
   const window = firstIn < 0 ? acks.slice(-1) : acks.slice(Math.max(0, firstIn - 1));
   let gap = 0;
   for (let i = 1; i < window.length; i++) gap = Math.max(gap, window[i]! - window[i - 1]!);
-  return { gap, errors, firstError, acks: window.length, killed, rejoin, stuck: false };
+  return { gap, errors, firstError, acks: window.length, killed, leaderAfter, rejoin, stuck: false };
 }
 
 /** The stream has a leader and every other replica is current. */
