@@ -67,7 +67,8 @@ process.on('exit', () => {
   for (const root of roots) rmSync(root, { recursive: true, force: true, maxRetries: 3 });
 });
 
-async function freePort(): Promise<number> {
+/** A TCP port on loopback that was free a moment ago (ours, closed). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -18,6 +18,7 @@ import {
   type AccountFieldsFragment,
   type EventFieldsFragment,
 } from '../generated/graphql.ts';
+import { freePort } from '../../src/cluster/localNats.ts';
 import { tempDir } from './tempStore.ts';
 import { startTServer, type TServer } from './testServer.ts';
 
@@ -104,16 +105,7 @@ export function sample(text: string, series: string): number | undefined {
 }
 
 /** A TCP port on loopback that nothing listens on (it did a moment ago: ours, closed). */
-export async function deadPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+export const deadPort = freePort;
 
 // --- mutations as outcomes -------------------------------------------------------------------------
 
