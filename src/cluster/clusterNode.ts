@@ -43,7 +43,7 @@ export type Role = 'follower' | 'candidate' | 'writer';
 /** Batches applied in one RocksDB write while catching up, and their bytes at most. */
 const APPLY_BATCHES = 256;
 const APPLY_BYTES = 16 << 20;
-/** How long a consumer may deliver nothing while the stream holds batches this node has not read. */
+/** How long a consumer may send neither a message nor a heartbeat (idle_heartbeat is 1 s). */
 const CONSUMER_SILENT_MS = 3_000;
 /** A node counts as caught up for this long after it last applied everything the stream held. */
 const CAUGHT_UP_GRACE_MS = 2_000;
@@ -339,13 +339,17 @@ export class ClusterNode {
       return false;
     }
     // The ordered consumer is one R1 consumer on one of the stream's servers. When that server dies its
-    // messages just stop, and the client only asks that server again (it may have moved to another one
-    // itself, which cancels its heartbeat check). So: nothing for CONSUMER_SILENT_MS while the stream
-    // (as tick() reads it) holds more, and this consumer is dropped for a new one on a live server.
+    // messages and heartbeats just stop, and the client only asks that server again (it may have moved
+    // to another one itself, which cancels its own heartbeat check). So: neither a message nor a
+    // heartbeat (one a second when idle) for CONSUMER_SILENT_MS, and this consumer is dropped for a new
+    // one on a live server. (A write here that takes that long restarts it for nothing, harmlessly.)
     let received = this.store.logPosition;
     let heardAt = Date.now();
+    void (async () => {
+      for await (const s of messages.status()) if (s.type === 'heartbeat') heardAt = Date.now();
+    })().catch(() => {});
     const watchdog = setInterval(() => {
-      if (this.tail > received && Date.now() - heardAt > CONSUMER_SILENT_MS) {
+      if (Date.now() - heardAt > CONSUMER_SILENT_MS) {
         this.options.log?.('warn', 'the stream consumer went silent: following the log again', { position: this.store.logPosition, tail: this.tail });
         messages.stop();
       }
