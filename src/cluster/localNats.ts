@@ -317,8 +317,8 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   return { nodes, urls: nodes.map((n) => n.url).join(','), waitForJetStream, streamLeader, logs, close };
 }
 
-/** Whether something accepts TCP connections on host:port now. */
-function tryConnect(host: string, port: number): Promise<'connected' | string> {
+/** Resolves with how a TCP connection to host:port ended: 'connected' or the error code (ECONNREFUSED). */
+export function tryConnect(host: string, port: number): Promise<string> {
   return new Promise((resolve) => {
     const socket = connectTcp({ host, port });
     socket.once('connect', () => {

@@ -138,6 +138,19 @@ async function startPair(stream: string, writerUrls?: string): Promise<[ApiNode,
   return pair;
 }
 
+/** WRITERS clients over `nodes`, running steadily (300 commands answered) before the test fails anything. */
+async function steadyLoad(nodes: readonly ApiNode[], prefix: string, seed: number): Promise<ClusterLoad> {
+  const load = new ClusterLoad(
+    nodes.map((n) => n.base),
+    { writers: WRITERS, accounts: ACCOUNT_IDS, prefix, seed },
+  );
+  loads.push(load);
+  load.start();
+  await load.waitForAcks(300, 20_000);
+  await sleep(500);
+  return load;
+}
+
 /**
  * A JetStream API call of the test's own, again while JetStream answers "temporarily unavailable" or
  * not at all: after a failure the meta leader may be elected again, even after a SIGCONT.
@@ -341,14 +354,7 @@ describe('cluster failover under load (3 NATS nodes, API nodes as processes)', (
     }
     expect(consumerHost, "the follower's consumer is not on the writer's NATS server").not.toBe(pinned.name);
     await arrangeFailure(stream, consumerHost, true);
-    const load = new ClusterLoad(
-      nodes.map((n) => n.base),
-      { writers: WRITERS, accounts: ACCOUNT_IDS, prefix: 'kill', seed: 1 },
-    );
-    loads.push(load);
-    load.start();
-    await load.waitForAcks(300, 20_000);
-    await sleep(500);
+    const load = await steadyLoad(nodes, 'kill', 1);
 
     const leader = await nats.streamLeader(stream);
     console.log(`[stream leader SIGKILL] killing ${leader.name}; the follower's consumer is on ${await followerConsumerHost(stream)}, the lease's bucket led by ${(await nats.streamLeader(`KV_${stream}-writer`)).name}, the writer on ${pinned.name}`);
@@ -377,14 +383,7 @@ describe('cluster failover under load (3 NATS nodes, API nodes as processes)', (
     const nodes = await startPair(stream);
     await openAccounts(nodes[0].base, ACCOUNT_IDS, INITIAL_BALANCE);
     await arrangeFailure(stream, await followerConsumerHost(stream), false);
-    const load = new ClusterLoad(
-      nodes.map((n) => n.base),
-      { writers: WRITERS, accounts: ACCOUNT_IDS, prefix: 'stop', seed: 2 },
-    );
-    loads.push(load);
-    load.start();
-    await load.waitForAcks(300, 20_000);
-    await sleep(500);
+    const load = await steadyLoad(nodes, 'stop', 2);
 
     const leader = await nats.streamLeader(stream);
     const stoppedAt = Date.now();
@@ -423,14 +422,7 @@ describe('cluster failover under load (3 NATS nodes, API nodes as processes)', (
     const metricsOf = async (n: ApiNode) => (await fetch(`${n.base}/metrics`).then((r) => r.text())).match(/^evledger_writer(?:\{[^}]*\})? (\d)/m)?.[1];
     expect([await metricsOf(writer), await metricsOf(survivor)]).toEqual(['1', '0']);
 
-    const load = new ClusterLoad(
-      nodes.map((n) => n.base),
-      { writers: WRITERS, accounts: ACCOUNT_IDS, prefix: 'writer', seed: 3 },
-    );
-    loads.push(load);
-    load.start();
-    await load.waitForAcks(300, 20_000);
-    await sleep(500);
+    const load = await steadyLoad(nodes, 'writer', 3);
 
     const killedAt = Date.now();
     await writer.kill();

@@ -3,9 +3,11 @@
 // the tree that command made is still running.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
+
+/** Resolves with how a TCP connection to host:port ended: 'connected' or the error code (ECONNREFUSED). */
+export { tryConnect } from '../../src/cluster/localNats.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -96,18 +98,6 @@ export async function settledGroup(pgid: number, timeoutMs = 10_000): Promise<st
     if (left.length === 0 || Date.now() > deadline) return left;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** Resolves with how a TCP connection to host:port ended: 'connected' or the error code (ECONNREFUSED). */
-export function tryConnect(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-  });
 }
 
 /**
