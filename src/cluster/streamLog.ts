@@ -46,8 +46,9 @@ export async function connectNats(urls: string, name: string, timeoutMs: number)
   try {
     // After the first connection, reconnect forever: a cluster node outlives any one NATS server. Pings
     // every 2 s, 2 unanswered: a frozen server (not a dead one, which closes the socket) is left for
-    // another in about 4–6 s instead of the client's default of minutes.
-    return await connect({ servers, name, timeout: timeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 250, ignoreClusterUpdates: false, pingInterval: 2_000, maxPingOut: 2 });
+    // another in about 4–6 s instead of the client's default of minutes. No async traces: an Error made
+    // ahead of every request and publish, for a stack trace if it fails, was 3 % of a writer's CPU.
+    return await connect({ servers, name, timeout: timeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 250, ignoreClusterUpdates: false, pingInterval: 2_000, maxPingOut: 2, noAsyncTraces: true });
   } catch (cause) {
     throw new ClusterError('NATS_UNREACHABLE', `cannot reach NATS at ${servers.join(', ')}: ${(cause as Error).message}`, { cause });
   }

@@ -537,7 +537,7 @@ export class AppendPipeline {
       if (base) await base.written;
       await this.rocks.writeFilled(filled, this.options.durability === 'fsync');
       // Derived on top of the batches before, which are in the ledger now: read it directly.
-      applied[0]!.draft.rebase(this.ledger);
+      derived.group.rebase(this.ledger);
       for (const batch of applied) this.commit(batch);
     })();
     const replicating = { last: applied[applied.length - 1]!, written };
@@ -549,17 +549,22 @@ export class AppendPipeline {
     return written;
   }
 
-  private deriveReplicated(batches: readonly ReplicatedBatch[], base: Replicated | null): { applied: Replicated[]; ops: BatchOp[] } {
+  /**
+   * Each batch is derived on a draft of its own (its commit moves just that batch into the ledger),
+   * over `group`, which gathers the batches before it in this call: a chain of one draft per batch
+   * made every read of an account walk back through up to a write's worth of them.
+   */
+  private deriveReplicated(batches: readonly ReplicatedBatch[], base: Replicated | null): { applied: Replicated[]; ops: BatchOp[]; group: LedgerState } {
     const applied: Replicated[] = [];
     const ops: BatchOp[] = [];
     // The projection rows and head only once, after the last batch, for every account the batches touch.
     const touched = new Set<string>();
-    let below = base?.draft ?? this.ledger;
+    const group = (base?.draft ?? this.ledger).draft();
     let hash = base?.hash ?? this.hash;
     let position = base?.position ?? this.position;
     for (const [i, { block, position: at }] of batches.entries()) {
       if (at !== position + 1) throw new StoreError('STORE_CORRUPT', `the replicated log skipped from batch ${position} to ${at}`);
-      const draft = below.draft();
+      const draft = group.draft();
       const rows = new DerivedRows();
       for (const entry of blockEntries(block)) {
         const event = decodeEvent(entry.bytes);
@@ -574,10 +579,10 @@ export class AppendPipeline {
       const projection = i === batches.length - 1 ? touched : 'none';
       for (const op of rows.ops(draft, hash, at, { type: 'put', key: logKey(rows.events[0]!.sequence), value: block }, projection)) ops.push(op);
       applied.push({ draft, rows, hash, position: at });
-      below = draft;
+      draft.merge(group);
       position = at;
     }
-    return { applied, ops };
+    return { applied, ops, group };
   }
 
   /** The committed use of each of these transaction ids (one multi-get). */
