@@ -30,7 +30,7 @@ import { appendInChunks, chunksOf, openCommands, workCommands } from './workload
 const ACCOUNTS = 1_000;
 const BULK = Number(process.env.BENCH_CLUSTER_BULK ?? 60_000);
 const CONCURRENT_SINGLE = 20_000;
-const CONCURRENT_CLUSTER = Number(process.env.BENCH_CLUSTER_CONCURRENT ?? 8_000);
+const CONCURRENT_CLUSTER = Number(process.env.BENCH_CLUSTER_CONCURRENT ?? 12_000);
 const CEILING_MS = 3_000;
 const STREAM = 'evledger-bench';
 const CEILING_STREAM = 'evledger-bench-ceiling';
@@ -131,11 +131,14 @@ const section: Section = {
       const clusterBulk = cb.result / cb.seconds;
       const bulkPerBatch = (a.store.head - at.head) / (a.store.logPosition - at.position);
       at = { head: a.store.head, position: a.store.logPosition };
-      // 32 loops on each node, each node on its own thread: the commands split in two (any order is accepted).
+      // 32 loops on each node, each node on its own thread, taking the next command from one shared
+      // counter: 64 callers until the commands run out. (Half the commands each measured the faster
+      // node's callers finishing first and 32 callers from then on.)
       const latencies: number[] = [];
       const forwarded: number[] = [];
       const work64 = workCommands(CONCURRENT_CLUSTER, ACCOUNTS, 13);
-      const half = work64.length / 2;
+      const taken = new Int32Array(new SharedArrayBuffer(4));
+      await b.load(work64, taken);
       const ccCpu = cpuNow(nats);
       const cc = await timed(async () => {
         const [onA, onB] = await Promise.all([
@@ -144,8 +147,8 @@ const section: Section = {
             const r = await a.execute(cmds);
             latencies.push(now() - t);
             return r;
-          }], work64.slice(0, half), 32),
-          b.callers(work64.slice(half), 32),
+          }], work64, 32, taken),
+          b.callers(32),
         ]);
         forwarded.push(...onB.latencies);
         return onA + onB.appended;
@@ -277,7 +280,9 @@ function cpuPerEvent(from: ReturnType<typeof cpuNow>, nats: NatsCluster | undefi
 }
 
 interface Peer {
-  callers(commands: readonly Command[], lanes: number): Promise<{ appended: number; latencies: number[] }>;
+  /** Hands the peer the commands and the counter its callers take them by (shared with this thread's). */
+  load(commands: readonly Command[], taken: Int32Array<ArrayBufferLike>): Promise<void>;
+  callers(lanes: number): Promise<{ appended: number; latencies: number[] }>;
   close(): Promise<void>;
 }
 
@@ -296,9 +301,14 @@ async function startPeer(dataDir: string, cluster: PeerData['cluster'], log: (li
   worker.on('error', (err) => waiting?.reject(err));
   await next();
   return {
-    async callers(commands, lanes) {
+    async load(commands, taken) {
       const reply = next();
-      worker.postMessage({ type: 'callers', commands, lanes } satisfies PeerRequest);
+      worker.postMessage({ type: 'load', commands, taken } satisfies PeerRequest);
+      if ((await reply).type !== 'loaded') throw new Error(`peer ${cluster.nodeId} did not load the commands`);
+    },
+    async callers(lanes) {
+      const reply = next();
+      worker.postMessage({ type: 'callers', lanes } satisfies PeerRequest);
       const r = await reply;
       if (r.type !== 'callers') throw new Error(`peer ${cluster.nodeId} answered ${r.type}`);
       return r;
@@ -320,15 +330,17 @@ function logBlockOf(ops: readonly BatchOp[]): Buffer | null {
 
 const kb = (b: Buffer) => `${(b.length / 1024).toFixed(0)} KiB`;
 
-/** `lanes` loops split evenly over `executes`, each awaiting one command at a time until the commands run out. */
-async function callers(executes: readonly Execute[], commands: readonly Command[], lanes: number): Promise<number> {
-  let next = 0;
+/**
+ * `lanes` loops split evenly over `executes`, each awaiting one command at a time until the commands
+ * run out; the next one is `taken`'s count, when another thread's callers share the commands.
+ */
+async function callers(executes: readonly Execute[], commands: readonly Command[], lanes: number, taken: Int32Array<ArrayBufferLike> = new Int32Array(1)): Promise<number> {
   let appended = 0;
   await Promise.all(
     Array.from({ length: lanes }, async (_, lane) => {
       const execute = executes[lane % executes.length]!;
-      while (next < commands.length) {
-        const [result] = await execute([commands[next++]!]);
+      for (let i = Atomics.add(taken, 0, 1); i < commands.length; i = Atomics.add(taken, 0, 1)) {
+        const [result] = await execute([commands[i]!]);
         if (!result!.ok) throw new Error(`bench workload refused: ${JSON.stringify(result!.error)}`);
         appended++;
       }

@@ -10,10 +10,14 @@ export interface PeerData {
   readonly cluster: Omit<ClusterOptions, 'log'>;
 }
 
-export type PeerRequest = { readonly type: 'callers'; readonly commands: readonly Command[]; readonly lanes: number } | { readonly type: 'close' };
+export type PeerRequest =
+  | { readonly type: 'load'; readonly commands: readonly Command[]; readonly taken: Int32Array<ArrayBufferLike> }
+  | { readonly type: 'callers'; readonly lanes: number }
+  | { readonly type: 'close' };
 
 export type PeerReply =
   | { readonly type: 'opened' }
+  | { readonly type: 'loaded' }
   | { readonly type: 'callers'; readonly appended: number; readonly latencies: number[] }
   | { readonly type: 'log'; readonly line: string }
   | { readonly type: 'closed' }
@@ -29,7 +33,15 @@ const node = await ClusterNode.open(dataDir, {}, {
 });
 send({ type: 'opened' });
 
+/** The commands the callers take, by the count shared with the other thread's callers. */
+let load: { commands: readonly Command[]; taken: Int32Array<ArrayBufferLike> } = { commands: [], taken: new Int32Array(1) };
+
 port.on('message', (request: PeerRequest) => {
+  if (request.type === 'load') {
+    load = { commands: request.commands, taken: request.taken };
+    send({ type: 'loaded' });
+    return;
+  }
   if (request.type === 'close') {
     void node.close().then(() => {
       send({ type: 'closed' });
@@ -38,15 +50,14 @@ port.on('message', (request: PeerRequest) => {
     return;
   }
   void (async () => {
-    const { commands, lanes } = request;
+    const { commands, taken } = load;
     const latencies: number[] = [];
-    let next = 0;
     let appended = 0;
     await Promise.all(
-      Array.from({ length: lanes }, async () => {
-        while (next < commands.length) {
+      Array.from({ length: request.lanes }, async () => {
+        for (let i = Atomics.add(taken, 0, 1); i < commands.length; i = Atomics.add(taken, 0, 1)) {
           const t = performance.now();
-          const [result] = await node.execute([commands[next++]!]);
+          const [result] = await node.execute([commands[i]!]);
           latencies.push(performance.now() - t);
           if (!result!.ok) throw new Error(`bench workload refused: ${JSON.stringify(result!.error)}`);
           appended++;
