@@ -140,8 +140,6 @@ export class StreamLog implements BatchLog {
   /** The last batch published (sent, maybe not acknowledged yet), and the last one acknowledged. */
   private sent: { position: number; hash: string } | null = null;
   private acked = 0;
-  /** Seconds of each acknowledged publish, for /metrics. */
-  onPublished: ((seconds: number) => void) | null = null;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -178,13 +176,11 @@ export class StreamLog implements BatchLog {
 
   async commit(batch: DecidedBatch, previous: Promise<void> | null): Promise<void> {
     if (this.refusal) throw new ClusterError('NOT_WRITER', `batch ${batch.position} was not published: this node stopped writing (${this.refusal.message})`);
-    const startedAt = performance.now();
     const published = this.publish(batch, previous);
     published.catch(() => {}); // awaited below
     const filled = batch.filled ?? this.rocks.fill(batch.ops);
     const previousFailure = previous ? await previous.then(() => null, (err: unknown) => err) : null;
     await published;
-    this.onPublished?.((performance.now() - startedAt) / 1_000);
     if (previousFailure) {
       // In the stream, but the batch before is not written here: the replica reads both from the stream.
       throw this.stop('PUBLISH_UNKNOWN', `batch ${batch.position} is in the log but the batch before failed here (${(previousFailure as Error).message}) — retry with the same transactionIds`);
